@@ -1,0 +1,72 @@
+# Proving Ground: the template repository's own targets.
+# Everything installs itself: a local virtualenv (.venv) holds uv, cookiecutter,
+# cruft, pytest and the linters, rebuilt only when pyproject.toml or uv.lock change.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+UV := $(VENV)/bin/uv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+OPTIONS ?=
+ARGS ?=
+DEMO_DIR := build/demo
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked
+	touch $@
+
+uv.lock: pyproject.toml | $(UV)
+	$(UV) lock
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.synced ## Create .venv with the template's tools (uv, cookiecutter, cruft, pytest)
+
+.PHONY: test
+test: install ## Run the template's whole test suite (bakes, hooks, generated make test)
+	$(BIN)/pytest -n 2 --durations=15 $(ARGS)
+
+.PHONY: test-fast
+test-fast: install lint ## Bake checks and static checks only, under 2 minutes
+	$(BIN)/pytest -n 2 -m "not slow" $(ARGS)
+
+.PHONY: lint
+lint: install ## ruff on the template's own code (hooks, tests, extensions)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: bake
+bake: install ## Bake into build/<slug> with cookiecutter; OPTIONS="key=value ..."
+	rm -rf build/bake
+	$(BIN)/cookiecutter --no-input --output-dir build/bake . $(OPTIONS)
+	@echo "Baked into: $$(ls -d build/bake/*)"
+
+.PHONY: demo
+demo: install ## Bake the default project with cruft into build/demo and run its make test
+	rm -rf $(DEMO_DIR)
+	$(BIN)/cruft create --no-input --output-dir $(DEMO_DIR) .
+	$(MAKE) -C $$(ls -d $(DEMO_DIR)/*/) test
+	@echo "Demo project: $$(ls -d $(DEMO_DIR)/*/)"
+	@echo "Reports: $$(ls -d $(DEMO_DIR)/*/)reports/ (JUnit XML, coverage HTML)"
+
+.PHONY: docs
+docs: install ## Build the documentation site into site/ (mkdocs --strict)
+	$(BIN)/mkdocs build --strict
+
+.PHONY: clean
+clean: ## Remove build output, caches and the virtualenv
+	rm -rf build site .pytest_cache .ruff_cache .mypy_cache $(VENV)
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'

@@ -1,0 +1,142 @@
+"""Baking the template in tests: the option sets, a clean template export, file walks.
+
+Bakes come from an export of the files git would commit (tracked plus untracked but not
+ignored), so local caches or virtualenvs in the working tree never leak into a bake.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
+# The virtualenv running these tests holds uv, cookiecutter, cruft and ruff.
+TOOLS_BIN = Path(sys.executable).parent
+
+MINIMAL = {
+    "include_sample_service": "no",
+    "use_redis": "no",
+    "use_nats": "no",
+    "ci_provider": "none",
+}
+SUPPORTED: dict[str, dict[str, str]] = {
+    "default": {},
+    "minimal": MINIMAL,
+    "no-service-redis-only": {"include_sample_service": "no", "use_redis": "yes", "use_nats": "no"},
+    "python-3.12": {"python_version": "3.12"},
+    "python-3.13": {"python_version": "3.13"},
+    "no-ci": {"ci_provider": "none"},
+}
+# (options, the option the rejection must name besides include_sample_service)
+UNSUPPORTED: dict[str, tuple[dict[str, str], str]] = {
+    "service-without-redis": ({"include_sample_service": "yes", "use_redis": "no"}, "use_redis"),
+    "service-without-nats": ({"include_sample_service": "yes", "use_nats": "no"}, "use_nats"),
+}
+
+# Directories that tools create inside a project; never part of what a bake produced.
+TOOL_DIRS = frozenset(
+    {
+        ".venv",
+        ".tools",
+        ".git",
+        "__pycache__",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".mypy_cache",
+        ".hypothesis",
+        ".testkit",
+        "reports",
+        "locust-reports",
+    }
+)
+
+
+def export_template(destination: Path) -> Path:
+    """Copy the files git would commit from the template repository to `destination`."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=TEMPLATE_ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    for relative in filter(None, listed.split("\0")):
+        source = TEMPLATE_ROOT / relative
+        if not source.is_file():  # tracked but deleted in the working tree
+            continue
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    return destination
+
+
+def write_cookiecutter_config(directory: Path) -> Path:
+    """A user config that keeps cookiecutter's replay files and clones out of $HOME."""
+    config = directory / "cookiecutter-config.yaml"
+    config.write_text(
+        f'cookiecutters_dir: "{directory / "cookiecutters"}"\n'
+        f'replay_dir: "{directory / "replay"}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def bake(template: Path, output_dir: Path, config: Path, options: Mapping[str, str]) -> Path:
+    """Bake through cookiecutter's Python API; returns the project directory."""
+    return Path(
+        cookiecutter(
+            str(template),
+            no_input=True,
+            extra_context=dict(options),
+            output_dir=str(output_dir),
+            config_file=str(config),
+        )
+    )
+
+
+def project_files(project: Path) -> list[str]:
+    """Every file of a project as a sorted posix path, skipping tool-made directories."""
+    return sorted(
+        path.relative_to(project).as_posix()
+        for path in walk_files(project)
+    )
+
+
+def walk_files(root: Path) -> Iterator[Path]:
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = [d for d in subdirectories if d not in TOOL_DIRS]
+        for name in files:
+            yield Path(directory, name)
+
+
+def read_text(path: Path) -> str | None:
+    """The file's text, or None for binary files."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """The environment for a baked project's tools, free of this test run's own settings.
+
+    Dropped: make's variables (MAKEFLAGS would pass this run's ARGS=... down), the
+    template's virtualenv and uv project, pytest/xdist worker variables, and any
+    TEST_* / TESTKIT_* setting, so each test states the infrastructure it wants.
+    """
+    dropped_prefixes = ("TEST_", "TESTKIT_", "PYTEST_", "MAKE")
+    dropped = {"MFLAGS", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "COV_CORE_SOURCE"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in dropped and not key.startswith(dropped_prefixes)
+    }
+    env["PATH"] = f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(overrides)
+    return env

@@ -1,0 +1,73 @@
+"""The `testkit` command: `testkit infra [--check]` shows (and checks) each service's source."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from testkit import options
+from testkit.infra import InfraManager, Service, ServiceUnavailable, default_sources, installed_services
+from testkit.infra.checks import check_service
+
+URL_SETTINGS: dict[Service, options.Setting] = {
+    "postgres": options.POSTGRES_URL,
+    "redis": options.REDIS_URL,
+    "nats": options.NATS_URL,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="testkit", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    infra = commands.add_parser(
+        "infra",
+        help="print each service's infrastructure source (TEST_*_URL, testcontainers, local binary)",
+        description="Print the source each service resolves to, as the pytest header does.",
+    )
+    infra.add_argument(
+        "--check",
+        action="store_true",
+        help="also start or connect to each service and run a query; exit 1 if any fails",
+    )
+    return parser
+
+
+def run_infra(check: bool) -> int:
+    urls = {service: options.env_setting(setting) for service, setting in URL_SETTINGS.items()}
+    manager = InfraManager(default_sources(urls), installed_services())
+    if not manager.services:
+        print("no service clients installed (testkit[postgres], [redis], [nats] extras)")
+        return 1 if check else 0
+    failures = 0
+    try:
+        for service in manager.services:
+            resolution = manager.resolution(service)
+            line = f"{service}: {resolution.describe()}"
+            if check:
+                try:
+                    endpoint = manager.endpoint(service)
+                    check_service(endpoint)
+                except ServiceUnavailable as error:
+                    line += f" -> failed: {error}"
+                    failures += 1
+                except Exception as error:  # any client error is a failed check, reported as such
+                    line += f" -> failed: {type(error).__name__}: {error}"
+                    failures += 1
+                else:
+                    line += " -> ok"
+            print(line, flush=True)
+    finally:
+        manager.stop_all()
+    return 1 if failures else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    if arguments.command == "infra":
+        return run_infra(arguments.check)
+    return 2  # argparse rejects unknown commands before this
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""testkit's settings: declared once, each readable from the command line, the ini file or the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting: `--testkit-<name>` on the command line, `testkit_<name>` in ini, `env` in the environment."""
+
+    name: str
+    env: str
+    help: str
+    metavar: str = "VALUE"
+
+    @property
+    def flag(self) -> str:
+        return "--testkit-" + self.name.replace("_", "-")
+
+    @property
+    def dest(self) -> str:
+        return "testkit_" + self.name
+
+
+MODE = Setting("mode", "TEST_MODE", "Test mode: MOCK (default), GOLDEN or LIVE_SMOKE.", "MODE")
+SEED = Setting(
+    "seed", "TEST_SEED", "Seed for order, random, faker, factory-boy and hypothesis.", "INT"
+)
+ALLOW_HOSTS = Setting(
+    "allow_hosts",
+    "TESTKIT_ALLOW_HOSTS",
+    "Comma-separated hosts or CIDR networks MOCK mode lets tests connect to, besides loopback.",
+    "HOSTS",
+)
+REQUIRE_INFRA = Setting(
+    "require_infra",
+    "TESTKIT_REQUIRE_INFRA",
+    "1: fail the session when a service is unavailable instead of skipping its tests.",
+    "0|1",
+)
+POSTGRES_URL = Setting(
+    "postgres_url", "TEST_POSTGRES_URL", "PostgreSQL URL to use instead of starting one.", "URL"
+)
+REDIS_URL = Setting("redis_url", "TEST_REDIS_URL", "Redis URL to use instead of starting one.", "URL")
+NATS_URL = Setting("nats_url", "TEST_NATS_URL", "NATS URL to use instead of starting one.", "URL")
+
+SETTINGS: tuple[Setting, ...] = (
+    MODE,
+    SEED,
+    ALLOW_HOSTS,
+    REQUIRE_INFRA,
+    POSTGRES_URL,
+    REDIS_URL,
+    NATS_URL,
+)
+
+
+def add_settings(parser: pytest.Parser) -> None:
+    """Declare every setting as a `--testkit-*` option and a `testkit_*` ini key, sharing one help text."""
+    group = parser.getgroup("testkit", "testkit: tiers, modes, seeds and test infrastructure")
+    for setting in SETTINGS:
+        group.addoption(
+            setting.flag,
+            dest=setting.dest,
+            default=None,
+            metavar=setting.metavar,
+            help=f"{setting.help} Also ini {setting.dest}, env {setting.env}.",
+        )
+        parser.addini(setting.dest, help=f"{setting.help} (env {setting.env})")
+
+
+def get_setting(config: pytest.Config, setting: Setting) -> str | None:
+    """The setting's value: command line, then ini, then environment; None when unset or empty."""
+    cli_value = config.getoption(setting.dest, default=None)
+    if isinstance(cli_value, str) and cli_value.strip():
+        return cli_value.strip()
+    ini_value = config.getini(setting.dest)
+    if isinstance(ini_value, str) and ini_value.strip():
+        return ini_value.strip()
+    return env_setting(setting)
+
+
+def env_setting(setting: Setting, environ: dict[str, str] | None = None) -> str | None:
+    """The setting from the environment alone (what the CLI, which has no pytest config, uses)."""
+    source = os.environ if environ is None else environ
+    value = source.get(setting.env, "").strip()
+    # Make exports unset variables as empty strings: treat empty as unset.
+    return value or None
+
+
+def parse_flag(setting: Setting, raw: str | None) -> bool:
+    """A 0/1-style switch; anything else is a usage error naming the setting."""
+    if raw is None:
+        return False
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise pytest.UsageError(f"{setting.env} must be 1 or 0 (true/false, yes/no), got {raw!r}")

@@ -1,0 +1,1 @@
+"""A multi-tenant knowledge base: the reference service of this repository."""

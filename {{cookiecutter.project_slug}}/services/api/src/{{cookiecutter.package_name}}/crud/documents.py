@@ -1,0 +1,92 @@
+"""Document rows and full-text search, always scoped to one tenant."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Float, bindparam, cast, delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, REAL
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from {{ cookiecutter.package_name }}.models import Document
+from {{ cookiecutter.package_name }}.pagination import Cursor
+from {{ cookiecutter.package_name }}.schemas import SearchHit
+from {{ cookiecutter.package_name }}.search_query import RANK_NORMALIZATION, SearchQuery, rank_weights
+
+
+async def create_document(
+    session: AsyncSession, *, tenant_id: uuid.UUID, title: str, body: str
+) -> Document:
+    document = Document(tenant_id=tenant_id, title=title, body=body)
+    session.add(document)
+    await session.flush()
+    return document
+
+
+async def get_document(
+    session: AsyncSession, *, tenant_id: uuid.UUID, document_id: uuid.UUID
+) -> Document | None:
+    # Filtering on tenant_id in SQL (not checking it afterwards) makes another
+    # tenant's document indistinguishable from a missing one: 404, never 403.
+    return await session.scalar(
+        select(Document).where(Document.id == document_id, Document.tenant_id == tenant_id)
+    )
+
+
+async def list_documents(
+    session: AsyncSession, *, tenant_id: uuid.UUID, limit: int, after: Cursor | None
+) -> list[Document]:
+    """Newest first; ``limit`` rows at most, starting strictly after ``after``."""
+    statement = select(Document).where(Document.tenant_id == tenant_id)
+    if after is not None:
+        statement = statement.where(
+            tuple_(Document.created_at, Document.id) < tuple_(after.created_at, after.id)
+        )
+    statement = statement.order_by(Document.created_at.desc(), Document.id.desc()).limit(limit)
+    return list(await session.scalars(statement))
+
+
+async def update_document(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    document_id: uuid.UUID,
+    title: str | None,
+    body: str | None,
+) -> Document | None:
+    document = await get_document(session, tenant_id=tenant_id, document_id=document_id)
+    if document is None:
+        return None
+    if title is not None:
+        document.title = title
+    if body is not None:
+        document.body = body
+    await session.flush()
+    return document
+
+
+async def delete_document(
+    session: AsyncSession, *, tenant_id: uuid.UUID, document_id: uuid.UUID
+) -> bool:
+    result = await session.execute(
+        delete(Document)
+        .where(Document.id == document_id, Document.tenant_id == tenant_id)
+        .returning(Document.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def search_documents(
+    session: AsyncSession, *, tenant_id: uuid.UUID, query: SearchQuery
+) -> list[SearchHit]:
+    """The tenant's documents matching ``query``, best first (ties broken by id)."""
+    tsquery = func.websearch_to_tsquery("english", query.text)
+    weights = cast(bindparam("weights", rank_weights(), type_=ARRAY(Float)), ARRAY(REAL))
+    rank = func.ts_rank_cd(weights, Document.search_vector, tsquery, RANK_NORMALIZATION)
+    rows = await session.execute(
+        select(Document.id, Document.title, rank.label("rank"))
+        .where(Document.tenant_id == tenant_id, Document.search_vector.bool_op("@@")(tsquery))
+        .order_by(rank.desc(), Document.id)
+        .limit(query.limit)
+    )
+    return [SearchHit(id=row.id, title=row.title, rank=row.rank) for row in rows]

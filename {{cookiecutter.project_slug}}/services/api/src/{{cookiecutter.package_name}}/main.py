@@ -1,0 +1,60 @@
+"""The application factory: ``uvicorn --factory <package>.main:create_app``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from {{ cookiecutter.package_name }}.resources import build_resources
+from {{ cookiecutter.package_name }}.routers import admin, api_keys, documents, health, search
+from {{ cookiecutter.package_name }}.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+API_TITLE = "Knowledge Base API"
+API_VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings if settings is not None else Settings()
+    resources = build_resources(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await resources.aclose()
+
+    app = FastAPI(title=API_TITLE, version=API_VERSION, lifespan=lifespan)
+    app.state.resources = resources
+    for router in (health.router, admin.router, api_keys.router, documents.router, search.router):
+        app.include_router(router)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, _database_unavailable)
+    return app
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Connection refused, statement timeout or an exhausted pool: the request cannot be
+    # served now but may be soon, so 503 with Retry-After rather than a bare 500.
+    logger.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "database unavailable, retry shortly"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "1"},
+    )
+
+
+def run() -> None:
+    """Console entry point: serve on APP_HOST:APP_PORT."""
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run(
+        f"{__package__}.main:create_app", factory=True, host=settings.host, port=settings.port
+    )

@@ -1,0 +1,82 @@
+"""Database tables. migrations/versions holds the DDL that creates them; keep both in step."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Computed, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+TITLE_MAX_LENGTH = 200
+BODY_MAX_LENGTH = 100_000
+NAME_MAX_LENGTH = 100
+
+# Title lexemes get label A and body lexemes label B, so ts_rank_cd can weight them
+# (search_query.rank_weights). Postgres keeps the column up to date on every write.
+SEARCH_VECTOR_SQL = (
+    "setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(body, '')), 'B')"
+)
+
+
+class Base(DeclarativeBase):
+    # Server-side values (timestamps, the search vector) come back through RETURNING,
+    # so no attribute is left expired for a lazy load, which async sessions cannot do.
+    __mapper_args__ = {"eager_defaults": True}
+
+
+def _timestamp(*, onupdate: bool = False) -> Mapped[datetime]:
+    return mapped_column(
+        DateTime(timezone=True),
+        server_default=func.now(),
+        onupdate=func.now() if onupdate else None,
+        nullable=False,
+    )
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    created_at: Mapped[datetime] = _timestamp()
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    created_at: Mapped[datetime] = _timestamp()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # lazy="raise": an async session cannot lazy-load, so say so loudly if code tries.
+    tenant: Mapped[Tenant] = relationship(lazy="raise")
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (
+        # Serves the tenant's newest-first keyset pagination without a sort.
+        Index("ix_documents_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_documents_search_vector", "search_vector", postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _timestamp()
+    updated_at: Mapped[datetime] = _timestamp(onupdate=True)
+    search_vector: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True
+    )
+
+    tenant: Mapped[Tenant] = relationship(lazy="raise")

@@ -1,0 +1,26 @@
+"""The service's Redis client: short timeouts and one retry, so an outage degrades fast."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+
+def create_redis(settings: Settings) -> Redis:
+    # One retry covers a connection the server dropped (restart, CLIENT KILL, idle
+    # timeout): redis-py reconnects and repeats the command. More retries would only
+    # stretch the time a request waits while Redis is really down.
+    return Redis.from_url(
+        settings.redis_url,
+        decode_responses=settings.redis_decode_responses,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        client_name=settings.redis_client_name,
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), retries=1),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )

@@ -1,0 +1,62 @@
+"""Liveness and readiness probes (no authentication, no rate limit)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Response, status
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from {{ cookiecutter.package_name }}.dependencies import ResourcesDep
+from {{ cookiecutter.package_name }}.resources import Resources
+from {{ cookiecutter.package_name }}.schemas import CheckStatus, ReadinessReport
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["health"])
+
+# A probe must answer within the orchestrator's timeout even when a dependency hangs.
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up and serving; says nothing about dependencies."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": ReadinessReport}},
+)
+async def readyz(resources: ResourcesDep, response: Response) -> ReadinessReport:
+    """Postgres down: 503 (nothing works). Redis down: 200, "degraded" (cache bypassed)."""
+    postgres, redis = await asyncio.gather(_check_postgres(resources), _check_redis(resources))
+    checks: dict[str, CheckStatus] = {"postgres": postgres, "redis": redis}
+    if postgres != "ok":
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return ReadinessReport(status="unavailable", checks=checks)
+    return ReadinessReport(status="ok" if redis == "ok" else "degraded", checks=checks)
+
+
+async def _check_postgres(resources: Resources) -> CheckStatus:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), resources.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        logger.warning("readiness: postgres check failed: %s", exc)
+        return "down"
+    return "ok"
+
+
+async def _check_redis(resources: Resources) -> CheckStatus:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await resources.redis.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
+        logger.warning("readiness: redis check failed: %s", exc)
+        return "degraded"
+    return "ok"

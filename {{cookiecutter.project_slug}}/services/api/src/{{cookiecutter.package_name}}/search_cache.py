@@ -1,0 +1,102 @@
+"""Redis cache of search results, invalidated per tenant by a generation counter.
+
+Every cache key embeds the tenant's current generation; a write bumps the counter, so
+all of that tenant's cached results become unreachable at once (and expire by TTL)
+without scanning for keys. Works with clients in either decode_responses mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from pydantic import TypeAdapter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from {{ cookiecutter.package_name }}.schemas import SearchHit
+from {{ cookiecutter.package_name }}.search_query import SearchQuery
+
+logger = logging.getLogger(__name__)
+
+_HITS = TypeAdapter(list[SearchHit])
+
+
+class CacheOutcome(str, Enum):
+    HIT = "hit"
+    MISS = "miss"
+    BYPASS = "bypass"
+    """Redis failed: the results were computed and not cached."""
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSearch:
+    hits: list[SearchHit]
+    outcome: CacheOutcome
+
+
+def generation_key(*, key_prefix: str, tenant_id: uuid.UUID) -> str:
+    return f"{key_prefix}search:gen:{tenant_id}"
+
+
+def entry_key(*, key_prefix: str, tenant_id: uuid.UUID, generation: int, query: SearchQuery) -> str:
+    # Hash the query text: keys stay short and free of spaces or odd characters.
+    digest = hashlib.sha256(query.text.encode()).hexdigest()[:32]
+    return f"{key_prefix}search:{tenant_id}:{generation}:{query.limit}:{digest}"
+
+
+def _as_int(value: bytes | str | None) -> int:
+    # GET returns bytes or str depending on decode_responses; int() takes both.
+    return 0 if value is None else int(value)
+
+
+class SearchCache:
+    def __init__(self, redis: Redis, *, key_prefix: str, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._key_prefix = key_prefix
+        self._ttl_seconds = ttl_seconds
+
+    async def get_or_compute(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        query: SearchQuery,
+        compute: Callable[[], Awaitable[list[SearchHit]]],
+    ) -> CachedSearch:
+        try:
+            generation = await self.generation(tenant_id=tenant_id)
+            key = entry_key(
+                key_prefix=self._key_prefix, tenant_id=tenant_id, generation=generation, query=query
+            )
+            cached = await self._redis.get(key)
+        except RedisError as exc:
+            logger.warning("search cache unavailable (%s); bypassing it", exc)
+            return CachedSearch(hits=await compute(), outcome=CacheOutcome.BYPASS)
+        if cached is not None:
+            return CachedSearch(hits=_HITS.validate_json(cached), outcome=CacheOutcome.HIT)
+        hits = await compute()
+        # Stored under the generation read *before* computing: if a write bumped it
+        # meanwhile, this entry is already unreachable instead of serving stale hits.
+        try:
+            await self._redis.set(key, _HITS.dump_json(hits), ex=self._ttl_seconds)
+        except RedisError as exc:
+            logger.warning("search cache unavailable (%s); result not cached", exc)
+            return CachedSearch(hits=hits, outcome=CacheOutcome.BYPASS)
+        return CachedSearch(hits=hits, outcome=CacheOutcome.MISS)
+
+    async def generation(self, *, tenant_id: uuid.UUID) -> int:
+        key = generation_key(key_prefix=self._key_prefix, tenant_id=tenant_id)
+        return _as_int(await self._redis.get(key))
+
+    async def invalidate(self, *, tenant_id: uuid.UUID) -> None:
+        """Make every cached search of the tenant unreachable. Call after the write commits."""
+        try:
+            await self._redis.incr(generation_key(key_prefix=self._key_prefix, tenant_id=tenant_id))
+        except RedisError as exc:
+            # The write itself succeeded; entries cached before it may be served until
+            # their TTL runs out. Logged so an operator can correlate stale reads.
+            logger.warning("search cache invalidation failed (%s); stale up to TTL", exc)

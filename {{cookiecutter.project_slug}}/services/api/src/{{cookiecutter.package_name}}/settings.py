@@ -1,0 +1,90 @@
+"""Service configuration, read from APP_* environment variables."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "APP_"
+
+# Development defaults for the secrets. They make `uvicorn --factory` work on a laptop
+# with no configuration, and are refused everywhere else (see _refuse_default_secrets).
+DEFAULT_ADMIN_TOKEN = "dev-admin-token"
+DEFAULT_API_KEY_PEPPER = "dev-api-key-pepper"
+MIN_SECRET_LENGTH = 16
+
+_DRIVER_SCHEME = "postgresql+psycopg://"
+# libpq-style URLs (what testkit, docker and most hosts hand out) are accepted and
+# pointed at the psycopg 3 driver, so one URL serves both psql and the service.
+_LIBPQ_SCHEMES = ("postgresql://", "postgres://")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "staging", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    db_statement_timeout_ms: int = Field(default=5_000, gt=0)
+    db_connect_timeout_seconds: int = Field(default=3, gt=0)
+    db_pool_size: int = Field(default=5, gt=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_application_name: str = "knowledge-base-api"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_key_prefix: str = "kb:"
+    redis_decode_responses: bool = False
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    redis_client_name: str = "knowledge-base-api"
+    search_cache_ttl_seconds: int = Field(default=60, gt=0)
+    rate_limit_per_minute: int = Field(default=120, gt=0)
+    rate_limit_fail_open: bool = True
+    admin_token: SecretStr = SecretStr(DEFAULT_ADMIN_TOKEN)
+    api_key_pepper: SecretStr = SecretStr(DEFAULT_API_KEY_PEPPER)
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_psycopg_driver(cls, value: str) -> str:
+        if value.startswith(_DRIVER_SCHEME):
+            return value
+        for scheme in _LIBPQ_SCHEMES:
+            if value.startswith(scheme):
+                return _DRIVER_SCHEME + value.removeprefix(scheme)
+        raise ValueError(
+            f"{ENV_PREFIX}DATABASE_URL must start with postgresql+psycopg://, postgresql:// "
+            f"or postgres://, got {value.split('://', 1)[0]!r}"
+        )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"{ENV_PREFIX}REDIS_URL must start with redis://, rediss:// or unix://, "
+                f"got {value.split('://', 1)[0]!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.env == "development":
+            return self
+        for field_name, default in (
+            ("admin_token", DEFAULT_ADMIN_TOKEN),
+            ("api_key_pepper", DEFAULT_API_KEY_PEPPER),
+        ):
+            variable = f"{ENV_PREFIX}{field_name.upper()}"
+            secret: SecretStr = getattr(self, field_name)
+            if secret.get_secret_value() == default:
+                raise ValueError(
+                    f"{variable} must be set when {ENV_PREFIX}ENV is {self.env!r}: "
+                    "the development default is refused outside development"
+                )
+            if len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"{variable} must be at least {MIN_SECRET_LENGTH} characters "
+                    f"when {ENV_PREFIX}ENV is {self.env!r}"
+                )
+        return self
