@@ -15,6 +15,8 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 OPTIONS ?=
 ARGS ?=
 DEMO_DIR := build/demo
+# The template directory is Jinja, not Python: it is linted in its bakes (tests/test_bake_matrix.py).
+LINT_PATHS := hooks tests local_extensions.py
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -33,16 +35,16 @@ install: $(VENV)/.synced ## Create .venv with the template's tools (uv, cookiecu
 
 .PHONY: test
 test: install ## Run the template's whole test suite (bakes, hooks, generated make test)
-	$(BIN)/pytest -n 2 --durations=15 $(ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15 $(ARGS)
 
 .PHONY: test-fast
 test-fast: install lint ## Bake checks and static checks only, under 2 minutes
-	$(BIN)/pytest -n 2 -m "not slow" $(ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow" $(ARGS)
 
 .PHONY: lint
 lint: install ## ruff on the template's own code (hooks, tests, extensions)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 .PHONY: bake
 bake: install ## Bake into build/<slug> with cookiecutter; OPTIONS="key=value ..."

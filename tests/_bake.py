@@ -34,10 +34,18 @@ SUPPORTED: dict[str, dict[str, str]] = {
     "python-3.13": {"python_version": "3.13"},
     "no-ci": {"ci_provider": "none"},
 }
-# (options, the option the rejection must name besides include_sample_service)
-UNSUPPORTED: dict[str, tuple[dict[str, str], str]] = {
-    "service-without-redis": ({"include_sample_service": "yes", "use_redis": "no"}, "use_redis"),
-    "service-without-nats": ({"include_sample_service": "yes", "use_nats": "no"}, "use_nats"),
+# (options, the option the rejection names besides include_sample_service, what it provides)
+UNSUPPORTED: dict[str, tuple[dict[str, str], str, str]] = {
+    "service-without-redis": (
+        {"include_sample_service": "yes", "use_redis": "no"},
+        "use_redis",
+        "Redis",
+    ),
+    "service-without-nats": (
+        {"include_sample_service": "yes", "use_nats": "no"},
+        "use_nats",
+        "NATS",
+    ),
 }
 
 # Directories that tools create inside a project; never part of what a bake produced.
@@ -102,10 +110,7 @@ def bake(template: Path, output_dir: Path, config: Path, options: Mapping[str, s
 
 def project_files(project: Path) -> list[str]:
     """Every file of a project as a sorted posix path, skipping tool-made directories."""
-    return sorted(
-        path.relative_to(project).as_posix()
-        for path in walk_files(project)
-    )
+    return sorted(path.relative_to(project).as_posix() for path in walk_files(project))
 
 
 def walk_files(root: Path) -> Iterator[Path]:

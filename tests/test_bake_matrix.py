@@ -35,9 +35,10 @@ from cookiecutter.exceptions import FailedHookException
 
 SUPPORTED_NAMES = list(SUPPORTED)
 
-# What unrendered Jinja looks like once it reaches a file. GitHub Actions expressions,
-# `${{ ... }}`, are the one legitimate double brace: workflows need them literally.
-LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#|cookiecutter\.")
+# What unrendered Jinja looks like once it reaches a file. Two justified exceptions:
+# GitHub Actions expressions, `${{ ... }}`, which workflows need literally, and the
+# file name cookiecutter.json, which prose may mention (no option is called "json").
+LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#|cookiecutter\.(?!json\b)")
 
 
 @pytest.mark.parametrize("name", SUPPORTED_NAMES)
@@ -153,13 +154,15 @@ def test_unsupported_combination_is_refused(
     tmp_path: Path,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    options, missing = UNSUPPORTED[name]
+    options, missing, service = UNSUPPORTED[name]
     capfd.readouterr()
     with pytest.raises(FailedHookException):
         bake(template, tmp_path, cookiecutter_config, options)
 
-    (line,) = capfd.readouterr().err.splitlines()
-    assert line.startswith(f"ERROR: {missing}='no' is invalid with include_sample_service='yes'")
+    assert capfd.readouterr().err.splitlines() == [
+        f"ERROR: {missing}='no' is invalid with include_sample_service='yes': the reference"
+        f" service needs {service}; set {missing}=yes or include_sample_service=no"
+    ]
     assert list(tmp_path.iterdir()) == []
 
 

@@ -137,9 +137,7 @@ def test_every_option_has_a_rejection_case() -> None:
 def test_slug_escaping_the_output_directory_leaves_nothing(
     template: Path, cookiecutter_config: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    rejected_lines(
-        template, cookiecutter_config, tmp_path / "out", capfd, project_slug="../escape"
-    )
+    rejected_lines(template, cookiecutter_config, tmp_path / "out", capfd, project_slug="../escape")
     assert not (tmp_path / "escape").exists()
 
 
@@ -186,32 +184,6 @@ def test_all_invalid_options_are_reported_together(
         "ERROR: use_nats",
         "ERROR: coverage_threshold",
         "ERROR: license",
-    ]
-
-
-@pytest.mark.parametrize(
-    ("switched_off", "service"), [({"use_redis": "no"}, "Redis"), ({"use_nats": "no"}, "NATS")]
-)
-def test_service_without_its_dependencies_is_rejected_naming_both_options(
-    switched_off: dict[str, str],
-    service: str,
-    template: Path,
-    cookiecutter_config: Path,
-    tmp_path: Path,
-    capfd: pytest.CaptureFixture[str],
-) -> None:
-    lines = rejected_lines(
-        template,
-        cookiecutter_config,
-        tmp_path / "out",
-        capfd,
-        include_sample_service="yes",
-        **switched_off,
-    )
-    (option,) = switched_off
-    assert lines == [
-        f"ERROR: {option}='no' is invalid with include_sample_service='yes': the reference"
-        f" service needs {service}; set {option}=yes or include_sample_service=no"
     ]
 
 

@@ -18,8 +18,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from _fixtures.service import TEST_API_KEY_PEPPER
+
 from {{ cookiecutter.package_name }} import credentials
-from {{ cookiecutter.package_name }}.models import ApiKey, Base, Document, Tenant
+from {{ cookiecutter.package_name }}.models import (
+    ApiKey,
+    Base,
+    Document,
+    Tenant,
+)
 
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "-_"
 

@@ -23,11 +23,15 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from testkit.fixtures import RedisNamespace
 
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.resources import Resources
-from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings
+from {{ cookiecutter.package_name }}.settings import (
+    ENV_PREFIX,
+    Settings,
+)
 
 SERVICE_DIR = Path(__file__).resolve().parents[2] / "services" / "api"
 TEST_ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -37,6 +41,12 @@ TEST_RATE_LIMIT_PER_MINUTE = 10_000
 SERVICE_TABLES = ("documents", "api_keys", "tenants")
 
 SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests (marked ``pytest.mark.anyio``) run on asyncio: psycopg and redis need it."""
+    return "asyncio"
 
 
 def alembic_config(database_url: str) -> Config:
@@ -122,7 +132,7 @@ ServiceFactory = Callable[..., Awaitable[ServiceHarness]]
 
 @pytest.fixture
 async def service_factory(settings_factory: SettingsFactory) -> AsyncIterator[ServiceFactory]:
-    """Start extra apps with changed settings: ``await service_factory(rate_limit_per_minute=3)``."""
+    """Start apps with changed settings: ``await service_factory(rate_limit_per_minute=3)``."""
     started: list[ServiceHarness] = []
 
     async def start(**overrides: Any) -> ServiceHarness:

@@ -14,11 +14,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
+
 from testkit.fixtures import RedisNamespace
 
 from {{ cookiecutter.package_name }}.rate_limit import RateLimiter
-from {{ cookiecutter.package_name }}.redis_client import create_redis
+from {{ cookiecutter.package_name }}.redis_client import (
+    create_redis,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
+
+pytestmark = pytest.mark.anyio
 
 WINDOW = 60
 
@@ -69,7 +74,9 @@ async def test_a_concurrent_burst_admits_exactly_min_of_burst_and_limit(
     assert all(1 <= d.retry_after <= WINDOW for d in decisions if not d.allowed)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(limit=st.integers(min_value=1, max_value=10), windows=st.integers(min_value=2, max_value=4))
 async def test_each_window_admits_the_limit_again_and_no_more(
     redis: Redis, redis_namespace: RedisNamespace, limit: int, windows: int
@@ -85,9 +92,7 @@ async def test_each_window_admits_the_limit_again_and_no_more(
         clock.now += WINDOW
 
 
-async def test_tenants_do_not_share_a_budget(
-    redis: Redis, redis_namespace: RedisNamespace
-) -> None:
+async def test_tenants_do_not_share_a_budget(redis: Redis, redis_namespace: RedisNamespace) -> None:
     limiter = RateLimiter(
         redis,
         key_prefix=redis_namespace.prefix,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import assume, given
@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from {{ cookiecutter.package_name }}.models import TITLE_MAX_LENGTH
-from {{ cookiecutter.package_name }}.pagination import Cursor, decode_cursor, encode_cursor
+from {{ cookiecutter.package_name }}.pagination import (
+    Cursor,
+    decode_cursor,
+    encode_cursor,
+)
 from {{ cookiecutter.package_name }}.schemas import (
     ApiKeyCreated,
     DocumentCreate,
@@ -21,11 +25,19 @@ from {{ cookiecutter.package_name }}.schemas import (
     SearchResults,
     TenantCreated,
 )
-from {{ cookiecutter.package_name }}.search_query import InvalidQueryError, normalise_query
+from {{ cookiecutter.package_name }}.search_query import (
+    InvalidQueryError,
+    normalise_query,
+)
 
-# Aware datetimes in any offset: JSON must keep the instant and the offset.
+# Aware datetimes at fixed UTC offsets, as psycopg returns timestamptz values. Whole
+# minutes only, as RFC 3339 offsets are written; named zones are left out because in
+# their DST folds Python itself compares equal instants as unequal.
+offsets = st.integers(min_value=-23 * 60, max_value=23 * 60).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
 timestamps = st.datetimes(
-    min_value=datetime(1970, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+    min_value=datetime(1970, 1, 2), max_value=datetime(9999, 12, 30), timezones=offsets
 )
 texts = st.text(max_size=300)
 ids = st.uuids()
@@ -121,10 +133,7 @@ def test_readiness_report_round_trips(postgres: str, redis: str, status: str) ->
     _survives_json(report)
 
 
-@given(
-    created_at=st.datetimes(timezones=st.timezones()).filter(lambda t: t.utcoffset() is not None),
-    row_id=ids,
-)
+@given(created_at=timestamps, row_id=ids)
 def test_cursors_round_trip(created_at: datetime, row_id: uuid.UUID) -> None:
     cursor = Cursor(created_at=created_at, id=row_id)
     decoded = decode_cursor(encode_cursor(cursor))
@@ -140,4 +149,3 @@ def test_normalising_a_normalised_query_changes_nothing(raw: str) -> None:
         assume(False)
         raise
     assert normalise_query(once.text) == once
-

@@ -9,10 +9,19 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _fixtures.factories import Persist
+from _fixtures.factories import (
+    ApiKeyFactory,
+    DocumentFactory,
+    KeyMaterialFactory,
+    Persist,
+    TenantFactory,
+)
+
+pytestmark = pytest.mark.anyio
 
 # Plain English nouns that are neither stop words nor stemmed into each other, so
 # "document contains word" and "Postgres matches word" mean the same thing.
@@ -36,22 +45,27 @@ async def test_search_returns_exactly_the_tenants_own_matching_documents(
     corpus: list[tuple[int, list[str], list[str]]],
     query: str,
 ) -> None:
-    tenants = [await persist.tenant() for _ in range(3)]
-    keys = [await persist.api_key(tenant=tenant) for tenant in tenants]
-    owner_of: dict[uuid.UUID, int] = {}
+    tenants = TenantFactory.build_batch(3)
+    materials = KeyMaterialFactory.build_batch(3)
+    keys = [ApiKeyFactory.build(tenant=t, material=m) for t, m in zip(tenants, materials)]
+    documents = [
+        DocumentFactory.build(tenant=tenants[index], title=" ".join(title), body=" ".join(body))
+        for index, title, body in corpus
+    ]
+    # One commit for the whole example keeps it fast enough to shrink a failure quickly.
+    await persist.rows(*tenants, *keys, *documents)
+    owner_of = {document.id: index for document, (index, _, _) in zip(documents, corpus)}
     matching: dict[int, set[uuid.UUID]] = {index: set() for index in range(3)}
-    for index, title_words, body_words in corpus:
-        document = await persist.document(
-            tenant=tenants[index], title=" ".join(title_words), body=" ".join(body_words)
-        )
-        owner_of[document.id] = index
-        if query in title_words or query in body_words:
+    for document, (index, title, body) in zip(documents, corpus):
+        if query in title or query in body:
             matching[index].add(document.id)
 
-    for index, key in enumerate(keys):
+    for index, material in enumerate(materials):
         for attempt in ("cold", "cached"):
             response = await client.get(
-                "/search", params={"q": query, "limit": 50}, headers=key.headers
+                "/search",
+                params={"q": query, "limit": 50},
+                headers={"X-API-Key": material.plaintext},
             )
             assert response.status_code == 200, response.text
             found = {uuid.UUID(hit["id"]) for hit in response.json()["hits"]}

@@ -7,7 +7,13 @@ import sys
 from collections.abc import Sequence
 
 from testkit import options
-from testkit.infra import InfraManager, Service, ServiceUnavailable, default_sources, installed_services
+from testkit.infra import (
+    InfraManager,
+    Service,
+    ServiceUnavailable,
+    default_sources,
+    installed_services,
+)
 from testkit.infra.checks import check_service
 
 URL_SETTINGS: dict[Service, options.Setting] = {
@@ -22,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     infra = commands.add_parser(
         "infra",
-        help="print each service's infrastructure source (TEST_*_URL, testcontainers, local binary)",
+        help="print each service's source (TEST_*_URL, testcontainers, local binary)",
         description="Print the source each service resolves to, as the pytest header does.",
     )
     infra.add_argument(

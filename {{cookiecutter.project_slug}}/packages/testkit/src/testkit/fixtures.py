@@ -13,14 +13,17 @@ from dataclasses import dataclass
 import pytest
 
 from testkit import isolation
+from testkit.infra.local_binary import LocalBinarySource, LocalServer
 from testkit.infra.manager import ServiceUnavailable
-from testkit.infra.protocol import Endpoint, Service
+from testkit.infra.protocol import Endpoint, ProbeStatus, Service, SourceStartError
 from testkit.modes import ModeConfig
 from testkit.state import get_state
 
 __all__ = [
+    "Endpoint",
     "PostgresSchema",
     "RedisNamespace",
+    "dedicated_nats_server",
     "nats_server",
     "nats_subject_prefix",
     "postgres_database",
@@ -54,7 +57,7 @@ class RedisNamespace:
 
 
 def service_endpoint(config: pytest.Config, service: Service) -> Endpoint:
-    """The service's endpoint, starting it on first use; skips (or fails, when required) if unavailable."""
+    """The service's endpoint, started on first use; skips (fails when required) if unavailable."""
     state = get_state(config)
     try:
         return state.infra.endpoint(service)
@@ -125,3 +128,24 @@ def nats_server(pytestconfig: pytest.Config) -> Endpoint:
 def nats_subject_prefix(nats_server: Endpoint) -> str:
     """A subject prefix no other test or worker uses, e.g. tk.gw0.3f9a0c2b7d41."""
     return isolation.unique_name("tk", separator=".")
+
+
+@pytest.fixture
+def dedicated_nats_server() -> Iterator[LocalServer]:
+    """A nats-server of this test's own, which it may kill() and restart() on the same port.
+
+    For connection-loss tests: stopping the shared server would break every other test. Needs
+    the nats-server binary (skips with the reason otherwise), whatever source nats_server uses.
+    """
+    source = LocalBinarySource()
+    probe = source.probe("nats")
+    if probe.status is not ProbeStatus.AVAILABLE:
+        pytest.skip(f"dedicated NATS server unavailable: {probe.reason}")
+    try:
+        server = source.start("nats")
+    except SourceStartError as error:
+        pytest.fail(f"dedicated NATS server did not start: {error}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -69,9 +69,7 @@ def drop_schema(database_url: str, name: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as connection:
         # A connection the test left open can hold locks; fail the drop rather than hang.
         connection.execute("SET lock_timeout = '10s'")
-        connection.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
-        )
+        connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
 def delete_redis_keys(url: str, prefix: str) -> int:

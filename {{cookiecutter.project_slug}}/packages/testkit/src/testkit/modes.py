@@ -32,7 +32,7 @@ class ModeConfig:
 
 
 def parse_mode(raw: str | None, *, source: str = "TEST_MODE") -> Mode:
-    """MOCK when unset; otherwise the named mode, case-insensitively, or a usage error naming the value."""
+    """MOCK when unset, else the named mode (any case); a usage error names a bad value."""
     if raw is None or not raw.strip():
         return Mode.MOCK
     try:

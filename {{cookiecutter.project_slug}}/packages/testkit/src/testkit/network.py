@@ -48,7 +48,7 @@ def _is_ip_literal(host: str) -> bool:
 
 
 def resolution_allowed(host: object, allowed: tuple[str, ...], own_names: frozenset[str]) -> bool:
-    """Whether a getaddrinfo call may go ahead: IP literals, the machine's names, allowlisted names."""
+    """Whether getaddrinfo may go ahead: IP literals, the machine's names, allowlisted names."""
     if host is None:
         return True
     name = host.decode() if isinstance(host, bytes) else str(host)

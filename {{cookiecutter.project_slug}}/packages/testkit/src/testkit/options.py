@@ -1,4 +1,4 @@
-"""testkit's settings: declared once, each readable from the command line, the ini file or the environment."""
+"""testkit's settings: declared once, read from the command line, ini file or environment."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """One setting: `--testkit-<name>` on the command line, `testkit_<name>` in ini, `env` in the environment."""
+    """One setting: a `--testkit-<name>` flag, a `testkit_<name>` ini key, an `env` variable."""
 
     name: str
     env: str
@@ -45,7 +45,9 @@ REQUIRE_INFRA = Setting(
 POSTGRES_URL = Setting(
     "postgres_url", "TEST_POSTGRES_URL", "PostgreSQL URL to use instead of starting one.", "URL"
 )
-REDIS_URL = Setting("redis_url", "TEST_REDIS_URL", "Redis URL to use instead of starting one.", "URL")
+REDIS_URL = Setting(
+    "redis_url", "TEST_REDIS_URL", "Redis URL to use instead of starting one.", "URL"
+)
 NATS_URL = Setting("nats_url", "TEST_NATS_URL", "NATS URL to use instead of starting one.", "URL")
 
 SETTINGS: tuple[Setting, ...] = (
@@ -60,7 +62,7 @@ SETTINGS: tuple[Setting, ...] = (
 
 
 def add_settings(parser: pytest.Parser) -> None:
-    """Declare every setting as a `--testkit-*` option and a `testkit_*` ini key, sharing one help text."""
+    """Declare each setting as a `--testkit-*` option and `testkit_*` ini key, one help text."""
     group = parser.getgroup("testkit", "testkit: tiers, modes, seeds and test infrastructure")
     for setting in SETTINGS:
         group.addoption(

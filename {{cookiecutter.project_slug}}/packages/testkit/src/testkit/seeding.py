@@ -1,4 +1,4 @@
-"""TEST_SEED: one seed for the run, handed to pytest-randomly, plus the part pytest-randomly leaves out.
+"""TEST_SEED: one seed for the run, handed to pytest-randomly, plus what pytest-randomly leaves out.
 
 pytest-randomly shuffles the order and reseeds `random`, faker and factory-boy before every test
 from its `--randomly-seed`. Hypothesis draws from its own generator, which nothing seeds, so each
@@ -84,7 +84,8 @@ def seed_hypothesis_tests(config: pytest.Config, items: list[pytest.Item], seed:
         return 0
     import hypothesis
 
-    if hypothesis.settings.default.derandomize:
+    profile = hypothesis.settings.default
+    if profile is not None and profile.derandomize:
         return 0
     seeded = 0
     for item in items:

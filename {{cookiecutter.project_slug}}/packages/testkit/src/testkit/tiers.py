@@ -1,4 +1,4 @@
-"""Tier markers: a test's tier comes from its folder (tests/unit/... is `unit`), never written by hand."""
+"""Tier markers: a test's tier comes from its folder (tests/unit/... is `unit`), not by hand."""
 
 from __future__ import annotations
 
@@ -37,11 +37,13 @@ class TierPlugin:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         for name, description in TIERS.items():
-            config.addinivalue_line("markers", f"{name}: {description} (set from the tests/{name}/ folder)")
+            config.addinivalue_line(
+                "markers", f"{name}: {description} (set from the tests/{name}/ folder)"
+            )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        # tryfirst so `-m <tier>` (the deselect step runs in a later implementation) sees the markers.
+        # tryfirst: `-m <tier>` deselects in a later implementation of this hook.
         for item in items:
             tier = tier_of(item.path)
             if tier is not None:

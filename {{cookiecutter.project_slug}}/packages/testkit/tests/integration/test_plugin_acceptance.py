@@ -1,4 +1,4 @@
-"""The plugin as users meet it: tiny suites run with pytester, checked by outcomes and output lines."""
+"""The plugin as users meet it: tiny suites run with pytester, checked by outcomes and output."""
 
 from __future__ import annotations
 
@@ -6,8 +6,25 @@ import re
 
 import pytest
 
-# Nothing listens on port 1 on loopback: a quick, local "connection refused".
-DEAD_REDIS_URL = "redis://127.0.0.1:1"
+from testkit.infra import installed_services
+
+# Nothing listens on port 1 on loopback: a quick, local "connection refused". One URL per
+# service; the tests use Redis when the project has it, else PostgreSQL (always installed).
+DEAD_URLS = {
+    "redis": ("TEST_REDIS_URL", "redis://127.0.0.1:1"),
+    "postgres": ("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:1/test"),
+}
+FIXTURE_OF = {"redis": "redis_namespace", "postgres": "postgres_schema"}
+
+
+@pytest.fixture
+def dead_service() -> tuple[str, str, str]:
+    """(service, variable, url) of an installed service pointed at a dead port."""
+    installed = installed_services()
+    for service, (variable, url) in DEAD_URLS.items():
+        if service in installed:
+            return service, variable, url
+    pytest.skip("neither the redis nor the postgres client is installed")
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +100,9 @@ def test_the_mode_flag_wins_over_the_environment_and_is_named_in_the_error(
 
     result = pytester.runpytest("--testkit-mode", "gold")
 
-    result.stderr.fnmatch_lines(["ERROR: --testkit-mode must be MOCK, GOLDEN or LIVE_SMOKE, got 'gold'"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: --testkit-mode must be MOCK, GOLDEN or LIVE_SMOKE, got 'gold'"]
+    )
 
 
 def test_mock_mode_blocks_a_non_loopback_connection_before_it_leaves_and_names_the_host(
@@ -244,19 +263,21 @@ def test_the_header_is_one_line_with_mode_seed_and_each_service_source_with_pass
     header = [line for line in result.stdout.lines if line.startswith("testkit:")]
     assert len(header) == 1
     assert re.match(
-        r"testkit: mode=GOLDEN seed=77 postgres=unavailable\(postgresql://app:\*\*\*@127\.0\.0\.1:1/app "
+        r"testkit: mode=GOLDEN seed=77 "
+        r"postgres=unavailable\(postgresql://app:\*\*\*@127\.0\.0\.1:1/app "
         r"\(TEST_POSTGRES_URL\) is not reachable: .+\)",
         header[0],
     ), header[0]
     assert "s3cret" not in result.stdout.str()
 
 
-def test_require_infra_with_a_dead_redis_url_fails_the_session_with_one_line_naming_the_url(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+def test_require_infra_with_a_dead_url_fails_the_session_with_one_line_naming_the_url(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, dead_service: tuple[str, str, str]
 ) -> None:
+    service, variable, url = dead_service
     pytester.makepyfile(test_any="def test_any(): pass")
     monkeypatch.setenv("TESTKIT_REQUIRE_INFRA", "1")
-    monkeypatch.setenv("TEST_REDIS_URL", DEAD_REDIS_URL)
+    monkeypatch.setenv(variable, url)
 
     result = pytester.runpytest()
 
@@ -264,31 +285,32 @@ def test_require_infra_with_a_dead_redis_url_fails_the_session_with_one_line_nam
     errors = [line for line in result.stderr.lines if line.startswith("ERROR:")]
     assert len(errors) == 1
     assert errors[0].startswith(
-        f"ERROR: TESTKIT_REQUIRE_INFRA=1 but redis unavailable: {DEAD_REDIS_URL} (TEST_REDIS_URL) "
+        f"ERROR: TESTKIT_REQUIRE_INFRA=1 but {service} unavailable: {url} ({variable}) "
         "is not reachable"
     )
     result.stdout.no_fnmatch_line("*passed*")
 
 
 def test_an_unavailable_service_skips_the_tests_that_need_it_with_the_reason(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, dead_service: tuple[str, str, str]
 ) -> None:
+    service, variable, url = dead_service
     pytester.makepyfile(
-        test_cache="""
-            def test_uses_redis(redis_namespace):
-                raise AssertionError("must not run without Redis")
+        test_store=f"""
+            def test_uses_the_service({FIXTURE_OF[service]}):
+                raise AssertionError("must not run without the service")
 
             def test_needs_nothing():
                 pass
         """
     )
-    monkeypatch.setenv("TEST_REDIS_URL", DEAD_REDIS_URL)
+    monkeypatch.setenv(variable, url)
 
     result = pytester.runpytest("-rs")
 
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(
-        [f"SKIPPED * redis unavailable: {DEAD_REDIS_URL} (TEST_REDIS_URL) is not reachable*"]
+        [f"SKIPPED * {service} unavailable: {url} ({variable}) is not reachable*"]
     )
 
 

@@ -42,12 +42,18 @@ def test_the_schema_url_sets_search_path_through_libpq_options() -> None:
 
     parts = urlsplit(url)
     assert parts.path == "/db"
-    assert parse_qs(parts.query) == {"sslmode": ["disable"], "options": ["-csearch_path=t_main_ab12"]}
+    assert parse_qs(parts.query) == {
+        "sslmode": ["disable"],
+        "options": ["-csearch_path=t_main_ab12"],
+    }
     assert "options=-csearch_path%3Dt_main_ab12" in url
 
 
 def test_the_worker_database_url_keeps_the_server_and_credentials() -> None:
-    assert with_database("postgresql://u:p@h:5/postgres", "tk_gw1_00") == "postgresql://u:p@h:5/tk_gw1_00"
+    assert (
+        with_database("postgresql://u:p@h:5/postgres", "tk_gw1_00")
+        == "postgresql://u:p@h:5/tk_gw1_00"
+    )
 
 
 def test_unique_names_carry_the_worker_and_never_repeat(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,7 +67,9 @@ def test_unique_names_carry_the_worker_and_never_repeat(monkeypatch: pytest.Monk
 
 def test_the_header_is_one_line_of_facts() -> None:
     resolutions = [
-        resolve("postgres", [Probe("url", ProbeStatus.AVAILABLE, "postgresql://127.0.0.1:5432/test")]),
+        resolve(
+            "postgres", [Probe("url", ProbeStatus.AVAILABLE, "postgresql://127.0.0.1:5432/test")]
+        ),
         resolve("redis", [Probe("url", ProbeStatus.SKIPPED, "TEST_REDIS_URL not set")]),
     ]
 

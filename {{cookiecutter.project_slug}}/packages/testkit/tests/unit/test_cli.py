@@ -24,7 +24,9 @@ def test_infra_prints_each_installed_services_source_with_the_password_masked(
     assert main(["infra"]) == 0
 
     output = capsys.readouterr().out
-    assert "postgres: unavailable(postgresql://app:***@127.0.0.1:1/app (TEST_POSTGRES_URL)" in output
+    assert (
+        "postgres: unavailable(postgresql://app:***@127.0.0.1:1/app (TEST_POSTGRES_URL)" in output
+    )
     assert "pw@" not in output
 
 

@@ -66,7 +66,9 @@ def test_a_failed_start_is_remembered_so_later_tests_skip_without_retrying() -> 
     manager = InfraManager([source], ["postgres"])
 
     for _attempt in range(2):
-        with pytest.raises(ServiceUnavailable, match="postgres via local-binary failed to start: initdb failed"):
+        with pytest.raises(
+            ServiceUnavailable, match="postgres via local-binary failed to start: initdb failed"
+        ):
             manager.endpoint("postgres")
 
     assert source.starts == ["postgres"]

@@ -13,7 +13,10 @@ def test_a_non_root_user_runs_postgres_as_itself() -> None:
 
 
 def test_root_runs_postgres_as_the_postgres_system_user() -> None:
-    assert plan_postgres_user(euid=0, user_exists=True, runuser="/usr/sbin/runuser").run_as == "postgres"
+    assert (
+        plan_postgres_user(euid=0, user_exists=True, runuser="/usr/sbin/runuser").run_as
+        == "postgres"
+    )
 
 
 def test_root_without_a_postgres_user_gets_a_reason_instead_of_a_server() -> None:

@@ -15,7 +15,9 @@ from {{ cookiecutter.package_name }} import credentials
 from {{ cookiecutter.package_name }}.crud import api_keys
 from {{ cookiecutter.package_name }}.rate_limit import RateLimiter
 from {{ cookiecutter.package_name }}.resources import Resources
-from {{ cookiecutter.package_name }}.search_cache import SearchCache
+from {{ cookiecutter.package_name }}.search_cache import (
+    SearchCache,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey")
@@ -115,7 +117,9 @@ PrincipalDep = Annotated[Principal, Depends(rate_limited_principal)]
 def require_admin(
     settings: SettingsDep, token: Annotated[str | None, Security(_admin_header)]
 ) -> None:
-    if token is None or not credentials.tokens_match(token, settings.admin_token.get_secret_value()):
+    if token is None or not credentials.tokens_match(
+        token, settings.admin_token.get_secret_value()
+    ):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="missing or wrong X-Admin-Token")
 
 

@@ -11,8 +11,16 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from {{ cookiecutter.package_name }}.resources import build_resources
-from {{ cookiecutter.package_name }}.routers import admin, api_keys, documents, health, search
+from {{ cookiecutter.package_name }}.resources import (
+    build_resources,
+)
+from {{ cookiecutter.package_name }}.routers import (
+    admin,
+    api_keys,
+    documents,
+    health,
+    search,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
 
 logger = logging.getLogger(__name__)

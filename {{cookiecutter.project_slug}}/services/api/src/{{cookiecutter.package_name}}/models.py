@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Computed, DateTime, ForeignKey, Index, String, Text, func
 from sqlalchemy.dialects.postgresql import TSVECTOR
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 TITLE_MAX_LENGTH = 200
 BODY_MAX_LENGTH = 100_000
@@ -24,7 +25,9 @@ SEARCH_VECTOR_SQL = (
 class Base(DeclarativeBase):
     # Server-side values (timestamps, the search vector) come back through RETURNING,
     # so no attribute is left expired for a lazy load, which async sessions cannot do.
-    __mapper_args__ = {"eager_defaults": True}
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"eager_defaults": True}
 
 
 def _timestamp(*, onupdate: bool = False) -> Mapped[datetime]:

@@ -31,7 +31,9 @@ class RateDecision:
     backend_available: bool = True
 
 
-def decide(*, count: int, limit: int, now: float, window_seconds: int = WINDOW_SECONDS) -> RateDecision:
+def decide(
+    *, count: int, limit: int, now: float, window_seconds: int = WINDOW_SECONDS
+) -> RateDecision:
     """Admit the ``count``-th hit of the current window when it is within ``limit``."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
@@ -94,7 +96,9 @@ class RateLimiter:
         except RedisError as exc:
             logger.warning("rate limiter unavailable (%s); failing %s", exc, self._mode)
             return decide_without_backend(limit=self._limit, fail_open=self._fail_open)
-        return decide(count=int(count), limit=self._limit, now=now, window_seconds=self._window_seconds)
+        return decide(
+            count=int(count), limit=self._limit, now=now, window_seconds=self._window_seconds
+        )
 
     @property
     def _mode(self) -> str:

@@ -12,9 +12,10 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 
 def create_redis(settings: Settings) -> Redis:
-    # One retry covers a connection the server dropped (restart, CLIENT KILL, idle
-    # timeout): redis-py reconnects and repeats the command. More retries would only
-    # stretch the time a request waits while Redis is really down.
+    # A pooled connection the server closed while idle (restart, CLIENT KILL, timeout)
+    # is noticed and replaced when it is taken from the pool. One retry covers one that
+    # breaks during a command; more would only stretch how long a request waits while
+    # Redis is really down (the short timeouts bound each attempt).
     return Redis.from_url(
         settings.redis_url,
         decode_responses=settings.redis_decode_responses,

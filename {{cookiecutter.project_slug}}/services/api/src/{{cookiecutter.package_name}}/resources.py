@@ -7,10 +7,17 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from {{ cookiecutter.package_name }}.db import create_engine, create_sessionmaker
+from {{ cookiecutter.package_name }}.db import (
+    create_engine,
+    create_sessionmaker,
+)
 from {{ cookiecutter.package_name }}.rate_limit import RateLimiter
-from {{ cookiecutter.package_name }}.redis_client import create_redis
-from {{ cookiecutter.package_name }}.search_cache import SearchCache
+from {{ cookiecutter.package_name }}.redis_client import (
+    create_redis,
+)
+from {{ cookiecutter.package_name }}.search_cache import (
+    SearchCache,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
 
 

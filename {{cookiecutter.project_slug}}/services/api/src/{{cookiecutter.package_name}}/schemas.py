@@ -6,9 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-from {{ cookiecutter.package_name }}.models import BODY_MAX_LENGTH, NAME_MAX_LENGTH, TITLE_MAX_LENGTH
+from {{ cookiecutter.package_name }}.models import (
+    BODY_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+)
 
 
 def _no_nul(value: str) -> str:
@@ -96,7 +107,9 @@ class DocumentOut(ResponseBody):
 
 class DocumentPage(BaseModel):
     items: list[DocumentOut]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last.")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last."
+    )
 
 
 class SearchHit(BaseModel):

@@ -12,21 +12,23 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from {{ cookiecutter.package_name }}.schemas import SearchHit
-from {{ cookiecutter.package_name }}.search_query import SearchQuery
+from {{ cookiecutter.package_name }}.search_query import (
+    SearchQuery,
+)
 
 logger = logging.getLogger(__name__)
 
 _HITS = TypeAdapter(list[SearchHit])
 
 
-class CacheOutcome(str, Enum):
+class CacheOutcome(StrEnum):
     HIT = "hit"
     MISS = "miss"
     BYPASS = "bypass"

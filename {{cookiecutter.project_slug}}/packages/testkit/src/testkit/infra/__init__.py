@@ -1,4 +1,4 @@
-"""Real infrastructure for the tests: one source per service, chosen in order, started on first use."""
+"""Infrastructure for the tests: a source per service, chosen in order, started on first use."""
 
 from testkit.infra.manager import InfraManager, ServiceUnavailable, installed_services
 from testkit.infra.protocol import SERVICES, Endpoint, InfraSource, Probe, ProbeStatus, Service

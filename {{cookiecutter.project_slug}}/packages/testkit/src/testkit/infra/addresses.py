@@ -41,7 +41,8 @@ def check_scheme(service: Service, url: str, variable: str) -> str | None:
     allowed = SCHEMES[service]
     if scheme in allowed:
         return None
-    return f"{variable}={mask_password(url)!r} must start with {' or '.join(s + '://' for s in allowed)}"
+    schemes = " or ".join(scheme + "://" for scheme in allowed)
+    return f"{variable}={mask_password(url)!r} must start with {schemes}"
 
 
 def host_port(url: str) -> tuple[str, int] | None:

@@ -1,4 +1,4 @@
-"""Source 3: an ephemeral server from binaries installed on this machine, on a free port in a temp dir.
+"""Source 3: an ephemeral server from binaries installed here, on a free port in a temp dir.
 
 PostgreSQL and Redis use pytest-postgresql's and pytest-redis's executors (which build on
 mirakuru). NATS has no maintained pytest launcher, so nats-server is started here with mirakuru's
@@ -16,6 +16,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import tempfile
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from testkit.infra.protocol import (
     SourceName,
     SourceStartError,
 )
-from testkit.infra.readiness import nats_answers, wait_until_ready
+from testkit.infra.readiness import nats_answers, postgres_answers, wait_until_ready
 
 HOST = "127.0.0.1"
 POSTGRES_SYSTEM_USER = "postgres"
@@ -53,8 +54,10 @@ def free_port() -> int:
         return port
 
 
-def find_pg_ctl(path: str | None = None, search_globs: tuple[str, ...] | None = None) -> Path | None:
-    """pg_ctl on PATH, else the newest /usr/lib/postgresql/<version>/bin/pg_ctl (Debian keeps it off PATH)."""
+def find_pg_ctl(
+    path: str | None = None, search_globs: tuple[str, ...] | None = None
+) -> Path | None:
+    """pg_ctl on PATH, else the newest /usr/lib/postgresql/<version>/bin/pg_ctl (Debian's place)."""
     found = shutil.which("pg_ctl", path=path)
     if found:
         return Path(found)
@@ -90,7 +93,9 @@ def plan_postgres_user(euid: int, user_exists: bool, runuser: str | None) -> Roo
             f"'{POSTGRES_SYSTEM_USER}' system user to run it as",
         )
     if runuser is None:
-        return RootPlan(None, "running as root, PostgreSQL refuses root, and runuser is not installed")
+        return RootPlan(
+            None, "running as root, PostgreSQL refuses root, and runuser is not installed"
+        )
     return RootPlan(POSTGRES_SYSTEM_USER, None)
 
 
@@ -220,12 +225,14 @@ class LocalBinarySource:
             postgres_options=POSTGRES_FAST_OPTIONS,
             timeout=STARTUP_TIMEOUT,
         )
+        url = f"postgresql://postgres@{HOST}:{port}/postgres"
         try:
             executor.start()
+            # mirakuru returns once the port accepts; PostgreSQL may still refuse ("starting up").
+            wait_until_ready(postgres_answers(url), what="PostgreSQL", timeout=STARTUP_TIMEOUT)
         except Exception:
             _discard(executor, workdir)
             raise
-        url = f"postgresql://postgres@{HOST}:{port}/postgres"
         return LocalServer(Endpoint("postgres", url, self.name, detail), executor, workdir)
 
     def _start_redis(self) -> LocalServer:
@@ -252,7 +259,9 @@ class LocalBinarySource:
             _discard(executor, workdir)
             raise
         url = f"redis://{HOST}:{port}/0"
-        return LocalServer(Endpoint("redis", url, self.name, f"{binary} in {workdir}"), executor, workdir)
+        return LocalServer(
+            Endpoint("redis", url, self.name, f"{binary} in {workdir}"), executor, workdir
+        )
 
     def _start_nats(self) -> LocalServer:
         from mirakuru import TCPExecutor
@@ -267,7 +276,10 @@ class LocalBinarySource:
             *("-a", HOST, "-p", str(port), "-js", "-sd", str(workdir / "jetstream")),
             *("-l", str(workdir / "nats-server.log")),
         ]
-        executor = TCPExecutor(command, host=HOST, port=port, timeout=STARTUP_TIMEOUT)
+        # SIGINT: nats-server exits 0; on SIGTERM it exits 1, which mirakuru reports as an error.
+        executor = TCPExecutor(
+            command, host=HOST, port=port, timeout=STARTUP_TIMEOUT, stop_signal=signal.SIGINT
+        )
         try:
             executor.start()
             # JetStream comes up with the listener, but the greeting proves the server is serving.
@@ -276,7 +288,9 @@ class LocalBinarySource:
             _discard(executor, workdir)
             raise
         url = f"nats://{HOST}:{port}"
-        return LocalServer(Endpoint("nats", url, self.name, f"{binary} in {workdir}"), executor, workdir)
+        return LocalServer(
+            Endpoint("nats", url, self.name, f"{binary} in {workdir}"), executor, workdir
+        )
 
 
 def _binary_name(service: Service) -> str:

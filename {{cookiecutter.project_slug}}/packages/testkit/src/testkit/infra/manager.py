@@ -49,7 +49,7 @@ class InfraManager:
         return [self.resolution(service) for service in self.services]
 
     def endpoint(self, service: Service) -> Endpoint:
-        """The running service, started now if this is its first use; ServiceUnavailable otherwise."""
+        """The running service, started now on first use; raises ServiceUnavailable otherwise."""
         if service in self._running:
             return self._running[service].endpoint
         if service not in self.services:

@@ -1,4 +1,4 @@
-"""Waiting until a freshly started service really answers, with the last error in the timeout message."""
+"""Waiting until a freshly started service really answers; a timeout reports the last error."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ class Resolution:
 
 
 def resolve(service: Service, probes: Iterable[Probe]) -> Resolution:
-    """First available source wins; a failed one (an explicit URL that does not answer) ends the search.
+    """First available source wins; a failed one (a URL that does not answer) ends the search.
 
     probes is consumed lazily, so a generator only probes as far as needed.
     """

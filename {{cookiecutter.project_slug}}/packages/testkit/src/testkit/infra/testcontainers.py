@@ -6,8 +6,13 @@ paths have moved between releases; readiness is checked with the real client.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
+import os
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from testkit.infra.protocol import (
@@ -35,6 +40,8 @@ class ContainerSpec:
     command: str | None = None
 
 
+DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
+
 SPECS: dict[Service, ContainerSpec] = {
     # Trust auth: the container is reachable only from this machine and lives for one session.
     "postgres": ContainerSpec(
@@ -45,22 +52,36 @@ SPECS: dict[Service, ContainerSpec] = {
 }
 
 
-def docker_unavailable_reason() -> str | None:
+def docker_unavailable_reason(environ: Mapping[str, str] | None = None) -> str | None:
     """None when a Docker daemon answers a ping, else why not (one short line)."""
     if importlib.util.find_spec("testcontainers") is None:
         return "testcontainers not installed (testkit[docker] extra)"
-    try:
-        import docker
+    docker_host = (os.environ if environ is None else environ).get("DOCKER_HOST", "")
+    socket_path = docker_host.removeprefix("unix://") if docker_host else DEFAULT_DOCKER_SOCKET
+    if (not docker_host or docker_host.startswith("unix://")) and not Path(socket_path).exists():
+        return f"no Docker daemon ({socket_path} not found)"
+    return _ping_docker()
 
-        client = docker.from_env(timeout=3)
+
+def _ping_docker() -> str | None:
+    problem: str | None = None
+    # The docker SDK leaves its socket open when the daemon does not answer; collect it here, with
+    # the ResourceWarning silenced, instead of letting it surface in some later test.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
         try:
-            client.ping()
-        finally:
-            client.close()
-    except Exception as error:  # the docker SDK raises many types for "no daemon here"
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return f"no Docker daemon ({first_line[:120]})"
-    return None
+            import docker
+
+            client = docker.from_env(timeout=3)
+            try:
+                client.ping()
+            finally:
+                client.close()
+        except Exception as error:  # the docker SDK raises many types for "no daemon here"
+            first_line = (str(error).splitlines() or [type(error).__name__])[0]
+            problem = f"no Docker daemon ({first_line[:120]})"
+        gc.collect()
+    return problem
 
 
 @dataclass(slots=True)
@@ -113,7 +134,9 @@ class TestcontainersSource:
         except Exception as error:
             container.stop()
             raise SourceStartError(f"{spec.image} did not start: {error}") from error
-        return ContainerService(Endpoint(service, url, self.name, f"{spec.image} at {host}:{port}"), container)
+        return ContainerService(
+            Endpoint(service, url, self.name, f"{spec.image} at {host}:{port}"), container
+        )
 
 
 def _url(service: Service, host: str, port: int) -> str:
@@ -124,7 +147,7 @@ def _url(service: Service, host: str, port: int) -> str:
     return f"nats://{host}:{port}"
 
 
-def _readiness(service: Service, url: str, host: str, port: int) -> Any:
+def _readiness(service: Service, url: str, host: str, port: int) -> Callable[[], None]:
     if service == "postgres":
         return postgres_answers(url)
     if service == "redis":

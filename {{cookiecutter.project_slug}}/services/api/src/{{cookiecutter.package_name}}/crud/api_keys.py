@@ -21,7 +21,9 @@ async def create_api_key(
 ) -> tuple[ApiKey, str]:
     """Store a new key's hash; return the row and the plaintext key (shown once)."""
     issued = credentials.issue_key(pepper=pepper)
-    row = ApiKey(tenant_id=tenant_id, key_id=issued.key_id, secret_hash=issued.secret_hash, name=name)
+    row = ApiKey(
+        tenant_id=tenant_id, key_id=issued.key_id, secret_hash=issued.secret_hash, name=name
+    )
     session.add(row)
     await session.flush()
     return row, issued.plaintext

@@ -11,7 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from {{ cookiecutter.package_name }}.models import Document
 from {{ cookiecutter.package_name }}.pagination import Cursor
 from {{ cookiecutter.package_name }}.schemas import SearchHit
-from {{ cookiecutter.package_name }}.search_query import RANK_NORMALIZATION, SearchQuery, rank_weights
+from {{ cookiecutter.package_name }}.search_query import (
+    RANK_NORMALIZATION,
+    SearchQuery,
+    rank_weights,
+)
 
 
 async def create_document(

@@ -5,7 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from {{ cookiecutter.package_name }}.crud import api_keys, tenants
-from {{ cookiecutter.package_name }}.dependencies import AdminDep, SessionDep, SettingsDep
+from {{ cookiecutter.package_name }}.dependencies import (
+    AdminDep,
+    SessionDep,
+    SettingsDep,
+)
 from {{ cookiecutter.package_name }}.schemas import (
     ApiKeyCreated,
     ApiKeyOut,

@@ -7,8 +7,16 @@ import uuid
 from fastapi import APIRouter, HTTPException, status
 
 from {{ cookiecutter.package_name }}.crud import api_keys
-from {{ cookiecutter.package_name }}.dependencies import PrincipalDep, SessionDep, SettingsDep
-from {{ cookiecutter.package_name }}.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from {{ cookiecutter.package_name }}.dependencies import (
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+)
+from {{ cookiecutter.package_name }}.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+)
 
 router = APIRouter(prefix="/keys", tags=["api keys"])
 

@@ -8,7 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from {{ cookiecutter.package_name }}.crud import documents
-from {{ cookiecutter.package_name }}.dependencies import PrincipalDep, SearchCacheDep, SessionDep
+from {{ cookiecutter.package_name }}.dependencies import (
+    PrincipalDep,
+    SearchCacheDep,
+    SessionDep,
+)
 from {{ cookiecutter.package_name }}.models import Document
 from {{ cookiecutter.package_name }}.pagination import (
     DEFAULT_PAGE_SIZE,

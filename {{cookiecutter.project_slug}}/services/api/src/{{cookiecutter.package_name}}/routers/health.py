@@ -10,9 +10,14 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from {{ cookiecutter.package_name }}.dependencies import ResourcesDep
+from {{ cookiecutter.package_name }}.dependencies import (
+    ResourcesDep,
+)
 from {{ cookiecutter.package_name }}.resources import Resources
-from {{ cookiecutter.package_name }}.schemas import CheckStatus, ReadinessReport
+from {{ cookiecutter.package_name }}.schemas import (
+    CheckStatus,
+    ReadinessReport,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from {{ cookiecutter.package_name }}.crud import documents
-from {{ cookiecutter.package_name }}.dependencies import PrincipalDep, SearchCacheDep, SessionDep
-from {{ cookiecutter.package_name }}.schemas import SearchHit, SearchResults
+from {{ cookiecutter.package_name }}.dependencies import (
+    PrincipalDep,
+    SearchCacheDep,
+    SessionDep,
+)
+from {{ cookiecutter.package_name }}.schemas import (
+    SearchHit,
+    SearchResults,
+)
 from {{ cookiecutter.package_name }}.search_query import (
     DEFAULT_RESULT_LIMIT,
     MAX_RAW_QUERY_LENGTH,

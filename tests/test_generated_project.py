@@ -1,0 +1,206 @@
+"""Bake, install and run the generated project's own targets (slow).
+
+The default and the minimal bake are each baked and installed once per session. Tests
+that use the same bake share an xdist group: with `--dist loadgroup` they run on one
+worker, one after another, so two suites never run in the same directory at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from _bake import SUPPORTED, bake, clean_env, walk_files
+
+pytestmark = pytest.mark.slow
+
+REAL_SERVICES = {
+    "TESTKIT_REQUIRE_INFRA": "1",
+    "TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/test",
+    "TEST_REDIS_URL": "redis://127.0.0.1:6379/0",
+    "TEST_NATS_URL": "nats://127.0.0.1:4222",
+}
+DEFAULT = pytest.mark.xdist_group("default-bake")
+MINIMAL = pytest.mark.xdist_group("minimal-bake")
+INSTALL_TIMEOUT = 900
+SUITE_TIMEOUT = 1200
+
+
+def make(
+    project: Path,
+    *arguments: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = SUITE_TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", *arguments],
+        cwd=project,
+        env=clean_env(**(env or {})),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def tail(result: subprocess.CompletedProcess[str], lines: int = 80) -> str:
+    return "\n".join(result.stdout.splitlines()[-lines:])
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, f"{' '.join(result.args)} failed:\n{tail(result)}"
+
+
+def installed(
+    name: str,
+    template: Path,
+    cookiecutter_config: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    project = bake(
+        template, tmp_path_factory.mktemp(f"installed-{name}"), cookiecutter_config, SUPPORTED[name]
+    )
+    assert_ok(make(project, "install", timeout=INSTALL_TIMEOUT))
+    return project
+
+
+@pytest.fixture(scope="session")
+def default_project(
+    template: Path, cookiecutter_config: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    return installed("default", template, cookiecutter_config, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def minimal_project(
+    template: Path, cookiecutter_config: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    return installed("minimal", template, cookiecutter_config, tmp_path_factory)
+
+
+BAKES = [
+    pytest.param("default_project", marks=DEFAULT, id="default"),
+    pytest.param("minimal_project", marks=MINIMAL, id="minimal"),
+]
+
+
+def source_hashes(project: Path) -> dict[str, str]:
+    return {
+        path.relative_to(project).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in walk_files(project)
+    }
+
+
+def header_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.startswith("testkit: ")]
+    assert lines, f"no testkit header line in the output:\n{output[-4000:]}"
+    return lines[0]
+
+
+def assert_junit_has_passing_tests(project: Path) -> None:
+    root = ElementTree.parse(project / "reports/junit.xml").getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    assert suite is not None
+    assert int(suite.get("tests", "0")) > 0
+    assert suite.get("failures") == "0"
+    assert suite.get("errors") == "0"
+
+
+@pytest.mark.parametrize("bake_fixture", BAKES)
+def test_typecheck_is_clean(bake_fixture: str, request: pytest.FixtureRequest) -> None:
+    assert_ok(make(request.getfixturevalue(bake_fixture), "typecheck"))
+
+
+@pytest.mark.parametrize("bake_fixture", BAKES)
+def test_make_lint_is_clean(bake_fixture: str, request: pytest.FixtureRequest) -> None:
+    # The project's own ruff, which may be newer than the template's (tests/test_bake_matrix).
+    assert_ok(make(request.getfixturevalue(bake_fixture), "lint"))
+
+
+@pytest.mark.parametrize("bake_fixture", BAKES)
+def test_make_format_is_idempotent(bake_fixture: str, request: pytest.FixtureRequest) -> None:
+    project: Path = request.getfixturevalue(bake_fixture)
+    assert_ok(make(project, "format"))
+    after_first = source_hashes(project)
+    assert_ok(make(project, "format"))
+    changed = sorted(
+        path for path, digest in source_hashes(project).items() if after_first.get(path) != digest
+    )
+    assert changed == []
+
+
+@DEFAULT
+def test_default_suite_passes_against_real_services(default_project: Path) -> None:
+    result = make(default_project, "test", env=REAL_SERVICES)
+    assert_ok(result)
+    header = header_line(result.stdout)
+    for service in ("postgres", "redis", "nats"):
+        assert re.search(rf"\b{service}=url\b", header), header
+    assert_junit_has_passing_tests(default_project)
+
+
+@DEFAULT
+def test_default_suite_passes_on_two_workers(default_project: Path) -> None:
+    result = make(default_project, "test", "ARGS=-n 2", env=REAL_SERVICES)
+    assert_ok(result)
+    assert re.search(r"\b2 workers\b", result.stdout), tail(result)
+    assert_junit_has_passing_tests(default_project)
+
+
+@DEFAULT
+def test_unreachable_required_redis_fails_the_session_with_one_line(
+    default_project: Path,
+) -> None:
+    dead = "redis://127.0.0.1:1"
+    result = make(
+        default_project, "test", timeout=300, env={**REAL_SERVICES, "TEST_REDIS_URL": dead}
+    )
+
+    assert result.returncode != 0
+    naming_url = [line for line in result.stdout.splitlines() if dead in line]
+    assert len(naming_url) == 1, tail(result)
+    assert naming_url[0].startswith("ERROR: "), naming_url[0]
+    assert "Traceback" not in result.stdout
+
+
+@DEFAULT
+def test_make_help_lists_the_targets(default_project: Path) -> None:
+    result = make(default_project, "help", timeout=60)
+    assert_ok(result)
+    listed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    expected = {
+        "install",
+        "test",
+        "test-unit",
+        "test-property",
+        "test-integration",
+        "test-coverage",
+        "test-setup-verify",
+        "infra-up",
+        "infra-down",
+        "clean-test-data",
+        "lint",
+        "format",
+        "typecheck",
+        "help",
+    }
+    assert expected <= listed, sorted(expected - listed)
+
+
+@MINIMAL
+def test_minimal_suite_passes_on_a_local_postgres_binary(minimal_project: Path) -> None:
+    # No URL and no Docker daemon: testkit must start PostgreSQL from the installed
+    # binaries; TESTKIT_REQUIRE_INFRA=1 makes sure nothing was skipped instead.
+    result = make(minimal_project, "test", env={"TESTKIT_REQUIRE_INFRA": "1"})
+    assert_ok(result)
+    header = header_line(result.stdout)
+    assert re.search(r"\bpostgres=local-binary\b", header), header
+    assert "redis=" not in header
+    assert "nats=" not in header
+    assert_junit_has_passing_tests(minimal_project)
