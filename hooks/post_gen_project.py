@@ -39,9 +39,17 @@ REMOVALS = (
     Removal(
         "include_sample_service",
         "no",
-        ("services", "tests/_fixtures/service.py", "tests/*/test_*.py"),
+        (
+            "services",
+            "tests/_fixtures/service.py",
+            "tests/_helpers/clock.py",
+            "tests/_helpers/ports.py",
+            "tests/*/test_*.py",
+        ),
         keep="test_example_*.py",
     ),
+    # The generic factory example only makes sense where factories.py holds it (no service).
+    Removal("include_sample_service", "yes", ("tests/unit/test_example_seeded_factories.py",)),
     Removal("use_redis", "no", ("tests/integration/test_example_redis.py",)),
     Removal("use_nats", "no", ("tests/integration/test_example_nats.py",)),
     Removal("ci_provider", "none", (".github",)),

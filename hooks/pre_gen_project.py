@@ -73,6 +73,7 @@ TAKEN_IMPORT_NAMES = frozenset(
         "faker",
         "fastapi",
         "starlette",
+        "anyio",
         "uvicorn",
         "pydantic",
         "pydantic_settings",

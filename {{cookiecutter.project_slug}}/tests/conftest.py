@@ -9,10 +9,10 @@ import pytest
 from hypothesis import settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-# Service before factories: factories imports it, and pytest must see a plugin module
-# before anything imports it, or it cannot rewrite its asserts.
 pytest_plugins = [
 {%- if cookiecutter.include_sample_service == 'yes' %}
+    # Before factories, which imports it: pytest must register a plugin module before
+    # anything else imports it, or it cannot rewrite that module's asserts.
     "_fixtures.service",
 {%- endif %}
     "_fixtures.factories",

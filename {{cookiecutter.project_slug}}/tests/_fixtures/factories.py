@@ -146,23 +146,22 @@ def persist(db_session: AsyncSession) -> Persist:
 
 pytest-randomly reseeds faker and factory-boy before every test, so the values repeat
 for a given TEST_SEED. Point ``Meta.model`` at your own classes (dataclasses, pydantic
-models or ORM rows) and build them with ``Factory.build()`` / ``build_batch()``.
+models or ORM rows), build them with ``Factory.build()`` / ``build_batch()``, and
+write a fixture that saves them through your own database session.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 import factory
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Customer:
     name: str
     email: str
-    joined_at: datetime
-    tags: list[str] = field(default_factory=list)
+    credit_limit: int
 
 
 class CustomerFactory(factory.Factory[Customer]):
@@ -170,7 +169,8 @@ class CustomerFactory(factory.Factory[Customer]):
         model = Customer
 
     name = factory.Faker("name")
-    email = factory.Faker("email")
-    joined_at = factory.Faker("date_time_this_decade", tzinfo=UTC)
-    tags = factory.List([factory.Faker("word") for _ in range(2)])
+    email = factory.LazyAttribute(
+        lambda customer: f"{customer.name.split()[0].lower()}@example.com"
+    )
+    credit_limit = factory.Faker("pyint", min_value=100, max_value=10_000, step=100)
 {%- endif %}

@@ -2,14 +2,14 @@
 
 Everything runs against testkit's real infrastructure: one migrated database per xdist
 worker (postgres_database), emptied before each test, and a Redis key prefix per test
-(redis_namespace). The app is driven in-process over ASGI, so no port or server
-process is involved; tests/e2e starts a real uvicorn process instead.
+(redis_namespace). The app is driven in-process over ASGI: no port, no server process.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -135,9 +135,9 @@ async def service_factory(settings_factory: SettingsFactory) -> AsyncIterator[Se
     """Start apps with changed settings: ``await service_factory(rate_limit_per_minute=3)``."""
     started: list[ServiceHarness] = []
 
-    async def start(**overrides: Any) -> ServiceHarness:
+    async def start(*, clock: Callable[[], float] = time.time, **overrides: Any) -> ServiceHarness:
         settings = settings_factory(**overrides)
-        app = create_app(settings)
+        app = create_app(settings, clock=clock)
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://service.test"
         )

@@ -26,7 +26,9 @@ async def test_requests_succeed_after_postgres_terminates_the_services_connectio
     assert created.status_code == 201
 
     terminated = admin_connection.execute(
-        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+        # The timeout makes pg_terminate_backend wait until each backend has exited,
+        # so the next request cannot race a connection that is still dying.
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
         "WHERE application_name = %s",
         (service.settings.db_application_name,),
     ).fetchone()

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
+from _helpers.clock import FrozenClock
 from testkit.fixtures import RedisNamespace
 
 from {{ cookiecutter.package_name }}.rate_limit import RateLimiter
@@ -26,16 +27,6 @@ from {{ cookiecutter.package_name }}.settings import Settings
 pytestmark = pytest.mark.anyio
 
 WINDOW = 60
-
-
-class FrozenClock:
-    """The limiter's clock, moved by the test: a true boundary, so a fake is right here."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -89,7 +80,7 @@ async def test_each_window_admits_the_limit_again_and_no_more(
     for _ in range(windows):
         decisions = [await limiter.hit(tenant) for _ in range(limit + 2)]
         assert [d.allowed for d in decisions] == [True] * limit + [False, False]
-        clock.now += WINDOW
+        clock.advance(WINDOW)
 
 
 async def test_tenants_do_not_share_a_budget(redis: Redis, redis_namespace: RedisNamespace) -> None:

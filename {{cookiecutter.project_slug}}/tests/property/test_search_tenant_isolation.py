@@ -47,18 +47,23 @@ async def test_search_returns_exactly_the_tenants_own_matching_documents(
 ) -> None:
     tenants = TenantFactory.build_batch(3)
     materials = KeyMaterialFactory.build_batch(3)
-    keys = [ApiKeyFactory.build(tenant=t, material=m) for t, m in zip(tenants, materials)]
-    documents = [
-        DocumentFactory.build(tenant=tenants[index], title=" ".join(title), body=" ".join(body))
-        for index, title, body in corpus
+    keys = [
+        ApiKeyFactory.build(tenant=tenant, material=material)
+        for tenant, material in zip(tenants, materials, strict=True)
     ]
-    # One commit for the whole example keeps it fast enough to shrink a failure quickly.
-    await persist.rows(*tenants, *keys, *documents)
-    owner_of = {document.id: index for document, (index, _, _) in zip(documents, corpus)}
+    documents = []
+    owner_of: dict[uuid.UUID, int] = {}
     matching: dict[int, set[uuid.UUID]] = {index: set() for index in range(3)}
-    for document, (index, title, body) in zip(documents, corpus):
+    for index, title, body in corpus:
+        document = DocumentFactory.build(
+            tenant=tenants[index], title=" ".join(title), body=" ".join(body)
+        )
+        documents.append(document)
+        owner_of[document.id] = index
         if query in title or query in body:
             matching[index].add(document.id)
+    # One commit per example keeps examples cheap, so a failure also shrinks quickly.
+    await persist.rows(*tenants, *keys, *documents)
 
     for index, material in enumerate(materials):
         for attempt in ("cold", "cached"):

@@ -6,29 +6,10 @@ header), so a failure seen with `seed=N` comes back with `TEST_SEED=N make test`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import factory
 import factory.random
 from faker import Faker
 
-
-@dataclass(frozen=True)
-class Customer:
-    name: str
-    email: str
-    credit_limit: int
-
-
-class CustomerFactory(factory.Factory[Customer]):
-    class Meta:
-        model = Customer
-
-    name = factory.Faker("name")
-    email = factory.LazyAttribute(
-        lambda customer: f"{customer.name.split()[0].lower()}@example.com"
-    )
-    credit_limit = factory.Faker("pyint", min_value=100, max_value=10_000, step=100)
+from _fixtures.factories import CustomerFactory
 
 
 def test_the_same_seed_builds_the_same_customers(test_seed: int) -> None:

@@ -2,10 +2,11 @@
 
 pytest-randomly shuffles the order and reseeds `random`, faker and factory-boy before every test
 from its `--randomly-seed`. Hypothesis draws from its own generator, which nothing seeds, so each
-Hypothesis test gets the run's seed through Hypothesis's public `@seed` decorator. Not through
-`--hypothesis-seed`: a global seed switches off Hypothesis's example database, a per-test one does
-not. Left alone: tests with their own `@seed`, runs with `--hypothesis-seed`, and profiles with
-`derandomize=True` (the CI profile), which must stay derandomized.
+Hypothesis test gets the run's seed through Hypothesis's public `@seed` decorator, so the seed in
+the header reproduces its data too. The price: a seeded test does not replay Hypothesis's example
+database (Hypothesis turns it off for seeded tests). Left alone: tests with their own `@seed`, runs
+with `--hypothesis-seed`, and profiles with `derandomize=True` (the CI profile), which stay
+derandomized and keep replaying the shared example database.
 """
 
 from __future__ import annotations

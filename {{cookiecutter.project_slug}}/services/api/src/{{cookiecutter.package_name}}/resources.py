@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -35,8 +37,11 @@ class Resources:
         await self.engine.dispose()
 
 
-def build_resources(settings: Settings) -> Resources:
-    """Construct clients without connecting: connections open lazily on first use."""
+def build_resources(settings: Settings, *, clock: Callable[[], float] = time.time) -> Resources:
+    """Construct clients without connecting: connections open lazily on first use.
+
+    ``clock`` is the rate limiter's time source; tests pin it to stay inside one window.
+    """
     engine = create_engine(settings)
     redis = create_redis(settings)
     return Resources(
@@ -54,5 +59,6 @@ def build_resources(settings: Settings) -> Resources:
             key_prefix=settings.redis_key_prefix,
             limit=settings.rate_limit_per_minute,
             fail_open=settings.rate_limit_fail_open,
+            clock=clock,
         ),
     )
