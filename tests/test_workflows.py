@@ -31,7 +31,9 @@ def test_generated_workflows_match_the_github_workflow_schema(
 
 
 def test_generated_dependabot_config_matches_its_schema(baked: Callable[[str], Path]) -> None:
-    result = check_jsonschema("vendor.dependabot", [baked("default") / ".github" / "dependabot.yml"])
+    result = check_jsonschema(
+        "vendor.dependabot", [baked("default") / ".github" / "dependabot.yml"]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
