@@ -58,7 +58,7 @@ demo: install ## Bake the default project with cruft into build/demo and run its
 	$(BIN)/cruft create --no-input --output-dir $(DEMO_DIR) .
 	$(MAKE) -C $$(ls -d $(DEMO_DIR)/*/) test
 	@echo "Demo project: $$(ls -d $(DEMO_DIR)/*/)"
-	@echo "Reports: $$(ls -d $(DEMO_DIR)/*/)reports/ (JUnit XML, coverage HTML)"
+	@echo "Reports: $$(ls -d $(DEMO_DIR)/*/)reports/junit.xml (make test-coverage there adds coverage XML + HTML)"
 
 .PHONY: docs
 docs: install ## Build the documentation site into site/ (mkdocs --strict)

@@ -11,7 +11,7 @@ import hashlib
 import re
 import subprocess
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -146,11 +146,61 @@ def test_default_suite_passes_against_real_services(default_project: Path) -> No
 
 
 @DEFAULT
-def test_default_suite_passes_on_two_workers(default_project: Path) -> None:
-    result = make(default_project, "test", "ARGS=-n 2", env=REAL_SERVICES)
+def test_default_suite_passes_on_two_workers_with_local_binary_servers(
+    default_project: Path,
+) -> None:
+    # What `make demo` does on a fresh machine: no URLs, no Docker daemon, so every worker
+    # starts its own PostgreSQL, Redis and NATS from the installed binaries.
+    result = make(default_project, "test", "ARGS=-n 2", env={"TESTKIT_REQUIRE_INFRA": "1"})
     assert_ok(result)
     assert re.search(r"\b2 workers\b", result.stdout), tail(result)
+    header = header_line(result.stdout)
+    for service in ("postgres", "redis", "nats"):
+        assert re.search(rf"\b{service}=local-binary\b", header), header
     assert_junit_has_passing_tests(default_project)
+
+
+@DEFAULT
+def test_setup_verify_reports_every_service_ok(default_project: Path) -> None:
+    result = make(default_project, "test-setup-verify", env=REAL_SERVICES, timeout=300)
+    assert_ok(result)
+    for service in ("postgres", "redis", "nats"):
+        assert re.search(rf"\b{service}\b.*\bok\b", result.stdout), tail(result)
+
+
+@DEFAULT
+@pytest.mark.parametrize("tier", ["unit", "property", "integration"])
+def test_tier_targets_collect_only_their_tier(default_project: Path, tier: str) -> None:
+    result = make(default_project, f"test-{tier}", "ARGS=--collect-only -q", timeout=300)
+    assert_ok(result)
+    nodeids = [line for line in result.stdout.splitlines() if "::" in line]
+    assert nodeids, tail(result)
+    outside = [n for n in nodeids if not re.match(rf"(packages/testkit/)?tests/{tier}/", n)]
+    assert outside == []
+
+
+@DEFAULT
+@pytest.mark.parametrize("bake_name", ["no-service-redis-only", "python-3.12", "python-3.13"])
+def test_typecheck_is_clean_on_the_other_supported_bakes(
+    default_project: Path, baked: Callable[[str], Path], bake_name: str
+) -> None:
+    # The other bakes need no install of their own: the default bake's environment holds
+    # every dependency, and each bake's mypy config points at its own sources.
+    project = baked(bake_name)
+    sources = [
+        p for p in ("packages/testkit/src", "services/api/src", "tests") if (project / p).exists()
+    ]
+    result = subprocess.run(
+        [str(default_project / ".venv/bin/mypy"), *sources],
+        cwd=project,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, tail(result)
 
 
 @DEFAULT
