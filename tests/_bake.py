@@ -6,13 +6,17 @@ ignored), so local caches or virtualenvs in the working tree never leak into a b
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+import yaml
 from cookiecutter.main import cookiecutter
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +130,31 @@ def read_text(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         return None
+
+
+PARSERS: dict[str, Callable[[str], object]] = {
+    ".toml": tomllib.loads,
+    ".yml": yaml.safe_load,
+    ".yaml": yaml.safe_load,
+    ".json": json.loads,
+    ".py": ast.parse,
+}
+
+
+def parse_config_and_python_files(project: Path) -> int:
+    """Parse every TOML, YAML, JSON and Python file of a bake (raising on the first bad one)."""
+    parsed = 0
+    for path in walk_files(project):
+        parse = PARSERS.get(path.suffix)
+        content = read_text(path)
+        if parse is None or content is None:
+            continue
+        try:
+            parse(content)
+        except Exception as error:
+            raise AssertionError(f"{path.relative_to(project)} does not parse: {error}") from error
+        parsed += 1
+    return parsed
 
 
 def clean_env(**overrides: str) -> dict[str, str]:

@@ -8,18 +8,14 @@ options switched off are gone.
 
 from __future__ import annotations
 
-import ast
 import difflib
-import json
 import os
 import re
 import subprocess
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 from _bake import (
     SNAPSHOTS,
     SUPPORTED,
@@ -27,6 +23,7 @@ from _bake import (
     UNSUPPORTED,
     bake,
     clean_env,
+    parse_config_and_python_files,
     project_files,
     read_text,
     walk_files,
@@ -71,23 +68,7 @@ def test_file_tree_matches_snapshot(name: str, baked: Callable[[str], Path]) -> 
 
 @pytest.mark.parametrize("name", SUPPORTED_NAMES)
 def test_every_config_and_python_file_parses(name: str, baked: Callable[[str], Path]) -> None:
-    parsed = 0
-    for path in walk_files(baked(name)):
-        content = read_text(path)
-        if content is None:
-            continue
-        if path.suffix == ".toml":
-            tomllib.loads(content)
-        elif path.suffix in {".yml", ".yaml"}:
-            yaml.safe_load(content)
-        elif path.suffix == ".json":
-            json.loads(content)
-        elif path.suffix == ".py":
-            ast.parse(content, filename=str(path))
-        else:
-            continue
-        parsed += 1
-    assert parsed > 0
+    assert parse_config_and_python_files(baked(name)) > 0
 
 
 @pytest.mark.parametrize("name", SUPPORTED_NAMES)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import ast
-import json
 import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
-import yaml
-from _bake import bake, clean_env, read_text, walk_files
+from _bake import bake, clean_env, parse_config_and_python_files
 
 # Each goes into project_name, description and author_name at once.
 HOSTILE = {
@@ -61,18 +58,7 @@ def test_hostile_text_renders_verbatim_into_valid_files_and_never_runs(
 ) -> None:
     project = bake_hostile(text, template, cookiecutter_config, tmp_path, monkeypatch)
 
-    for path in walk_files(project):
-        content = read_text(path)
-        if content is None:
-            continue
-        if path.suffix == ".toml":
-            tomllib.loads(content)
-        elif path.suffix in {".yml", ".yaml"}:
-            yaml.safe_load(content)
-        elif path.suffix == ".json":
-            json.loads(content)
-        elif path.suffix == ".py":
-            ast.parse(content, filename=str(path))
+    parse_config_and_python_files(project)
 
     # packages/testkit is copied unrendered; the root and each service carry the options.
     for pyproject in [project / "pyproject.toml", *project.glob("services/*/pyproject.toml")]:
