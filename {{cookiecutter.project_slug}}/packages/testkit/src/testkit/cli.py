@@ -9,18 +9,11 @@ from collections.abc import Sequence
 from testkit import options
 from testkit.infra import (
     InfraManager,
-    Service,
     ServiceUnavailable,
     default_sources,
     installed_services,
 )
 from testkit.infra.checks import check_service
-
-URL_SETTINGS: dict[Service, options.Setting] = {
-    "postgres": options.POSTGRES_URL,
-    "redis": options.REDIS_URL,
-    "nats": options.NATS_URL,
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_infra(check: bool) -> int:
-    urls = {service: options.env_setting(setting) for service, setting in URL_SETTINGS.items()}
+    urls = {
+        service: options.env_setting(setting) for service, setting in options.URL_SETTINGS.items()
+    }
     manager = InfraManager(default_sources(urls), installed_services())
     if not manager.services:
         print("no service clients installed (testkit[postgres], [redis], [nats] extras)")

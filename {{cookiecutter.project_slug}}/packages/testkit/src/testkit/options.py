@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from testkit.infra.protocol import Service
+
 
 @dataclass(frozen=True, slots=True)
 class Setting:
@@ -49,6 +51,13 @@ REDIS_URL = Setting(
     "redis_url", "TEST_REDIS_URL", "Redis URL to use instead of starting one.", "URL"
 )
 NATS_URL = Setting("nats_url", "TEST_NATS_URL", "NATS URL to use instead of starting one.", "URL")
+
+# The explicit-URL setting of each service (infrastructure source 1).
+URL_SETTINGS: dict[Service, Setting] = {
+    "postgres": POSTGRES_URL,
+    "redis": REDIS_URL,
+    "nats": NATS_URL,
+}
 
 SETTINGS: tuple[Setting, ...] = (
     MODE,

@@ -12,7 +12,7 @@ import pytest
 
 from testkit import fixtures, options
 from testkit.header import format_header
-from testkit.infra import InfraManager, Service, default_sources, installed_services
+from testkit.infra import InfraManager, default_sources, installed_services
 from testkit.infra.addresses import host_port
 from testkit.modes import resolve_mode
 from testkit.network import NetworkGuard
@@ -26,12 +26,6 @@ from testkit.seeding import (
 )
 from testkit.state import STATE_KEY, TestkitState, get_state
 from testkit.tiers import TierPlugin
-
-URL_SETTINGS: dict[Service, options.Setting] = {
-    "postgres": options.POSTGRES_URL,
-    "redis": options.REDIS_URL,
-    "nats": options.NATS_URL,
-}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,7 +55,7 @@ def _resolve_seed(config: pytest.Config) -> SeedChoice | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     # tryfirst: the seed must be in place before pytest-randomly's own pytest_configure reads it.
-    urls = {service: options.get_setting(config, s) for service, s in URL_SETTINGS.items()}
+    urls = {service: options.get_setting(config, s) for service, s in options.URL_SETTINGS.items()}
     infrastructure_hosts = tuple(
         address[0] for url in urls.values() if url and (address := host_port(url)) is not None
     )
