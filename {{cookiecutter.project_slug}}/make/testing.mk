@@ -43,17 +43,33 @@ $(REPORTS_DIR):
 test: install | $(REPORTS_DIR) ## Run the whole suite (JUnit XML in reports/)
 	$(PYTEST) --junitxml=$(REPORTS_DIR)/junit.xml $(ARGS)
 
-.PHONY: test-unit
-test-unit: install ## Unit tier: pure logic, no I/O
-	$(PYTEST) -m unit $(ARGS)
+# One target per tier folder that exists: test-unit, test-integration, ... A tier's marker is
+# added by testkit from the folder, so `-m <tier>` selects exactly that folder's tests.
+KNOWN_TIERS := unit property integration e2e contract rag realtime security adversarial observability chaos perf
+TIERS := $(filter $(KNOWN_TIERS),$(patsubst tests/%/,%,$(wildcard tests/*/)))
+TIER_HELP_unit := pure logic, no I/O
+TIER_HELP_property := hypothesis on real invariants
+TIER_HELP_integration := real Postgres / Redis / NATS
+TIER_HELP_e2e := the service as a real uvicorn process; LIVE_SMOKE uses TEST_BASE_URL
+TIER_HELP_contract := schemathesis, OpenAPI snapshot diff, provider and interface contracts
+TIER_HELP_rag := retrieval isolation, recall@k floor, citations, GOLDEN answers
+TIER_HELP_realtime := WebSocket auth, fan-out isolation, ordering, resume, slow consumers
+TIER_HELP_security := authn/authz, cross-tenant, injection, SSRF, oversized input, log hygiene
+TIER_HELP_adversarial := prompt injection and hostile input, gated by a failure budget
+TIER_HELP_observability := metrics and SLO checks
+TIER_HELP_chaos := fault injection with recovery and no data loss
+TIER_HELP_perf := load profiles and the performance gate
 
-.PHONY: test-property
-test-property: install ## Property tier: hypothesis on real invariants
-	$(PYTEST) -m property $(ARGS)
+define tier_target
+.PHONY: test-$(1)
+test-$(1): install
+	$$(PYTEST) -m $(1) $$(ARGS)
+endef
+$(foreach tier,$(TIERS),$(eval $(call tier_target,$(tier))))
 
-.PHONY: test-integration
-test-integration: install ## Integration tier: real Postgres / Redis / NATS
-	$(PYTEST) -m integration $(ARGS)
+.PHONY: help-tiers
+help-tiers:
+	@$(foreach tier,$(TIERS),printf "  %-20s %s\n" "test-$(tier)" "$(TIER_HELP_$(tier))";)
 
 .PHONY: test-coverage
 test-coverage: install | $(REPORTS_DIR) ## Whole suite with coverage (XML + HTML in reports/)
