@@ -42,11 +42,28 @@ REMOVALS = (
         (
             "services",
             "tests/_fixtures/service.py",
-            "tests/_helpers/clock.py",
-            "tests/_helpers/ports.py",
             "tests/*/test_*.py",
+            "tests/cassettes/test_*",
         ),
         keep="test_example_*.py",
+    ),
+    # Test helpers of the service (clock, ports, HTTP doubles, the OpenAI stub, the corpus).
+    Removal("include_sample_service", "no", ("tests/_helpers/*.py",), keep="__init__.py"),
+    # Tiers that so far only test the reference service.
+    Removal(
+        "include_sample_service",
+        "no",
+        tuple(
+            f"tests/{tier}"
+            for tier in (
+                "e2e",
+                "contract",
+                "rag",
+                "realtime",
+                "adversarial",
+                "observability",
+            )
+        ),
     ),
     # The generic factory example only makes sense where factories.py holds it (no service).
     Removal("include_sample_service", "yes", ("tests/unit/test_example_seeded_factories.py",)),

@@ -158,3 +158,13 @@ def test_bake_prints_next_steps(
     assert "  make help " in out
     assert "docs/testing.md" in out
     assert (project / "docs/testing.md").is_file()
+
+
+def test_testkit_is_copied_byte_for_byte(baked: Callable[[str], Path], template: Path) -> None:
+    # packages/testkit is `_copy_without_render`: Jinja-looking text in it must survive a bake.
+    source = template / "{{cookiecutter.project_slug}}" / "packages" / "testkit"
+    copied = baked("default") / "packages" / "testkit"
+    source_files = project_files(source)
+    assert source_files == project_files(copied)
+    for relative in source_files:
+        assert (copied / relative).read_bytes() == (source / relative).read_bytes(), relative

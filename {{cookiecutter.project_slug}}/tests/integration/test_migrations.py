@@ -15,7 +15,7 @@ from testkit.fixtures import PostgresSchema
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.settings import Settings
 
-SERVICE_TABLES = {"tenants", "api_keys", "documents"}
+SERVICE_TABLES = {"tenants", "api_keys", "documents", "outbox_events"}
 
 
 def _tables(schema: PostgresSchema) -> set[str]:

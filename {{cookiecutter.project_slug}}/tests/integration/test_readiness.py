@@ -27,7 +27,10 @@ async def test_healthz_answers_without_dependencies(service_factory: ServiceFact
 async def test_readyz_reports_ok_when_everything_answers(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"postgres": "ok", "redis": "ok", "nats": "ok"},
+    }
 
 
 async def test_readyz_is_degraded_but_ready_without_redis(service_factory: ServiceFactory) -> None:
@@ -36,7 +39,7 @@ async def test_readyz_is_degraded_but_ready_without_redis(service_factory: Servi
     assert response.status_code == 200
     assert response.json() == {
         "status": "degraded",
-        "checks": {"postgres": "ok", "redis": "degraded"},
+        "checks": {"postgres": "ok", "redis": "degraded", "nats": "ok"},
     }
 
 
@@ -104,3 +107,13 @@ async def test_without_redis_a_fail_open_rate_limit_admits(service_factory: Serv
     )
     response = await degraded.client.get("/documents", headers=tenant.headers)
     assert response.status_code == 200
+
+
+async def test_readyz_is_degraded_but_ready_without_nats(service_factory: ServiceFactory) -> None:
+    service = await service_factory(nats_url=f"nats://127.0.0.1:{refused_port()}")
+    response = await service.client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "checks": {"postgres": "ok", "redis": "ok", "nats": "degraded"},
+    }

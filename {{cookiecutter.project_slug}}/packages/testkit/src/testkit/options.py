@@ -52,6 +52,20 @@ REDIS_URL = Setting(
 )
 NATS_URL = Setting("nats_url", "TEST_NATS_URL", "NATS URL to use instead of starting one.", "URL")
 
+# GOLDEN mode and the adversarial budget (testkit.golden, testkit.budget).
+RECORD = Setting(
+    "record", "RECORD", "1: in GOLDEN mode, re-record cassettes (credentials scrubbed).", "0|1"
+)
+CASSETTE_DIR = Setting(
+    "cassette_dir", "TESTKIT_CASSETTE_DIR", "GOLDEN cassettes, relative to the rootdir.", "DIR"
+)
+ADVERSARIAL_BUDGET = Setting(
+    "adversarial_budget",
+    "TESTKIT_ADVERSARIAL_BUDGET",
+    "Failure rate (percent) the adversarial tier may reach; [tool.testkit] otherwise.",
+    "PERCENT",
+)
+
 # The explicit-URL setting of each service (infrastructure source 1).
 URL_SETTINGS: dict[Service, Setting] = {
     "postgres": POSTGRES_URL,
@@ -67,6 +81,9 @@ SETTINGS: tuple[Setting, ...] = (
     POSTGRES_URL,
     REDIS_URL,
     NATS_URL,
+    RECORD,
+    CASSETTE_DIR,
+    ADVERSARIAL_BUDGET,
 )
 
 

@@ -10,7 +10,8 @@ from typing import cast
 
 import pytest
 
-from testkit import fixtures, options
+from testkit import fixtures, golden, options
+from testkit.budget import AdversarialBudget, resolve_budget
 from testkit.header import format_header
 from testkit.infra import InfraManager, default_sources, installed_services
 from testkit.infra.addresses import host_port
@@ -81,6 +82,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.pluginmanager.register(TierPlugin(), "testkit-tiers")
     config.pluginmanager.register(fixtures, "testkit-fixtures")
+    config.pluginmanager.register(golden, "testkit-golden")
+    config.pluginmanager.register(golden.GoldenReporter(), "testkit-golden-reporter")
+    if not hasattr(config, "workerinput"):
+        # The controller sees every report (xdist workers forward theirs); silent without
+        # adversarial tests, so it costs nothing in other runs.
+        config.pluginmanager.register(AdversarialBudget(resolve_budget(config)), "testkit-budget")
     if mode.block_network:
         config.pluginmanager.register(NetworkGuard(mode), "testkit-network-guard")
     if config.pluginmanager.hasplugin("xdist"):

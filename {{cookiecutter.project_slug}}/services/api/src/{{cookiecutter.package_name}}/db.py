@@ -23,6 +23,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(
         url.difference_update_query(["options"]),
         pool_size=settings.db_pool_size,
+        # Statement parameters hold tenants' document text: keep them out of error messages
+        # and logs even when someone turns SQLAlchemy's logging up.
+        hide_parameters=True,
         # A pooled connection can die under us (server restart, failover,
         # pg_terminate_backend); pre-ping swaps it for a fresh one before use.
         pool_pre_ping=True,

@@ -12,15 +12,34 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from {{ cookiecutter.package_name }} import log_redaction
+from {{ cookiecutter.package_name }}.background import background_tasks
+from {{ cookiecutter.package_name }}.metrics import (
+    Metrics,
+    MetricsMiddleware,
+    outbox_lag_probe,
+)
+from {{ cookiecutter.package_name }}.metrics import (
+    router as metrics_router,
+)
+from {{ cookiecutter.package_name }}.openapi_errors import (
+    document_common_errors,
+)
+from {{ cookiecutter.package_name }}.request_size import (
+    RequestSizeLimitMiddleware,
+)
 from {{ cookiecutter.package_name }}.resources import (
     build_resources,
 )
 from {{ cookiecutter.package_name }}.routers import (
     admin,
     api_keys,
+    ask,
     documents,
     health,
+    ingest,
     search,
+    ws,
 )
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -35,17 +54,29 @@ def create_app(
 ) -> FastAPI:
     """The app. ``clock`` drives the rate-limit windows; only tests pass another."""
     settings = settings if settings is not None else Settings()
+    log_redaction.install()
     resources = build_resources(settings, clock=clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with background_tasks(resources):
+            yield
         await resources.aclose()
 
     app = FastAPI(title=API_TITLE, version=API_VERSION, lifespan=lifespan)
     app.state.resources = resources
     for router in (health.router, admin.router, api_keys.router, documents.router, search.router):
         app.include_router(router)
+    app.include_router(ws.router)
+    app.include_router(ask.router)
+    app.include_router(ingest.router)
+    app.add_middleware(RequestSizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    # Registered last, so outermost: it times and counts every response, 413s included.
+    metrics = Metrics(outbox_lag=outbox_lag_probe(resources.sessionmaker))
+    app.state.metrics = metrics
+    app.include_router(metrics_router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    document_common_errors(app)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     return app

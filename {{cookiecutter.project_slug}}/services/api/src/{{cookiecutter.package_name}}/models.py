@@ -6,8 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Computed, DateTime, ForeignKey, Index, String, Text, func
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy import (
+    BigInteger,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 TITLE_MAX_LENGTH = 200
@@ -83,3 +93,22 @@ class Document(Base):
     )
 
     tenant: Mapped[Tenant] = relationship(lazy="raise")
+
+
+class OutboxEvent(Base):
+    """A document event written in the same transaction as the write (outbox.py)."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        Index("ix_outbox_events_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        Index("ix_outbox_events_tenant_id_id", "tenant_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    # The id of the tenant's event before this one: lets a subscriber see a gap.
+    previous_id: Mapped[int | None] = mapped_column(BigInteger)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _timestamp()
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,10 +9,18 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from {{ cookiecutter.package_name }}.answer_providers.factory import (
+    build_answer_provider,
+)
+from {{ cookiecutter.package_name }}.answer_providers.protocol import (
+    AnswerProvider,
+)
 from {{ cookiecutter.package_name }}.db import (
     create_engine,
     create_sessionmaker,
 )
+from {{ cookiecutter.package_name }}.event_hub import EventHub
+from {{ cookiecutter.package_name }}.nats_link import NatsLink
 from {{ cookiecutter.package_name }}.rate_limit import RateLimiter
 from {{ cookiecutter.package_name }}.redis_client import (
     create_redis,
@@ -31,8 +39,13 @@ class Resources:
     redis: Redis
     search_cache: SearchCache
     rate_limiter: RateLimiter
+    answer_provider: AnswerProvider
+    nats: NatsLink
+    event_hub: EventHub
 
     async def aclose(self) -> None:
+        await self.nats.aclose()
+        await self.answer_provider.aclose()
         await self.redis.aclose()
         await self.engine.dispose()
 
@@ -61,4 +74,7 @@ def build_resources(settings: Settings, *, clock: Callable[[], float] = time.tim
             fail_open=settings.rate_limit_fail_open,
             clock=clock,
         ),
+        answer_provider=build_answer_provider(settings),
+        nats=NatsLink(settings.nats_url),
+        event_hub=EventHub(),
     )

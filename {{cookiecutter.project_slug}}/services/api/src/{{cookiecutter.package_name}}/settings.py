@@ -41,8 +41,38 @@ class Settings(BaseSettings):
     search_cache_ttl_seconds: int = Field(default=60, gt=0)
     rate_limit_per_minute: int = Field(default=120, gt=0)
     rate_limit_fail_open: bool = True
+    # NATS: the outbox relay publishes to it; /ws hears live events from it.
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_subject_prefix: str = Field(default="kb", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+    relay_enabled: bool = True
+    relay_interval_seconds: float = Field(default=0.5, gt=0)
+    relay_batch_size: int = Field(default=100, gt=0, le=10_000)
+    ws_queue_size: int = Field(default=256, gt=0)
     admin_token: SecretStr = SecretStr(DEFAULT_ADMIN_TOKEN)
     api_key_pepper: SecretStr = SecretStr(DEFAULT_API_KEY_PEPPER)
+    # /ask (helper ASK): retrieval depth and the answer provider. "openai" speaks the
+    # OpenAI-compatible chat-completions API; the key is a SecretStr so it never reaches a log.
+    ask_top_k: int = Field(default=5, ge=1, le=20)
+    answer_provider: Literal["extractive", "openai"] = "extractive"
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_seconds: float = Field(default=20.0, gt=0)
+    # URL ingest (helper INGEST): size, time and redirect bounds of one fetch, and the hosts
+    # (comma-separated) exempt from the public-address check, e.g. an intranet wiki.
+    ingest_max_bytes: int = Field(default=2_000_000, gt=0)
+    ingest_timeout_seconds: float = Field(default=10.0, gt=0)
+    ingest_max_redirects: int = Field(default=5, ge=0, le=20)
+    ingest_allowed_hosts: str = ""
+    # Largest request body accepted, checked before the body is read (413 above it).
+    max_request_bytes: int = Field(default=1_048_576, gt=0)
+
+    @property
+    def ingest_allowed_host_set(self) -> frozenset[str]:
+        """APP_INGEST_ALLOWED_HOSTS as host names, lower case, without a trailing dot."""
+        entries = self.ingest_allowed_hosts.split(",")
+        hosts = (entry.strip().lower().removesuffix(".") for entry in entries)
+        return frozenset(host for host in hosts if host)
 
     @field_validator("database_url")
     @classmethod
@@ -66,6 +96,34 @@ class Settings(BaseSettings):
                 f"got {value.split('://', 1)[0]!r}"
             )
         return value
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _openai_base_url_scheme(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(
+                f"{ENV_PREFIX}OPENAI_BASE_URL must start with https:// or http://, got {value!r}"
+            )
+        return value.rstrip("/")
+
+    @field_validator("nats_url")
+    @classmethod
+    def _nats_scheme(cls, value: str) -> str:
+        if not value.startswith(("nats://", "tls://")):
+            raise ValueError(
+                f"{ENV_PREFIX}NATS_URL must start with nats:// or tls://, "
+                f"got {value.split('://', 1)[0]!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _openai_needs_a_key(self) -> Settings:
+        if self.answer_provider == "openai" and self.openai_api_key is None:
+            raise ValueError(
+                f"{ENV_PREFIX}OPENAI_API_KEY must be set when "
+                f"{ENV_PREFIX}ANSWER_PROVIDER is 'openai'"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

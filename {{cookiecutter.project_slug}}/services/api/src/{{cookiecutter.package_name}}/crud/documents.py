@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import Float, bindparam, cast, delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, REAL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.models import Document
+from {{ cookiecutter.package_name }}.outbox import (
+    EventType,
+    record_event,
+)
 from {{ cookiecutter.package_name }}.pagination import Cursor
 from {{ cookiecutter.package_name }}.schemas import SearchHit
 from {{ cookiecutter.package_name }}.search_query import (
@@ -24,6 +29,12 @@ async def create_document(
     document = Document(tenant_id=tenant_id, title=title, body=body)
     session.add(document)
     await session.flush()
+    await record_event(
+        session,
+        tenant_id=tenant_id,
+        event_type=EventType.DOCUMENT_CREATED,
+        payload=_event_payload(document),
+    )
     return document
 
 
@@ -66,6 +77,12 @@ async def update_document(
     if body is not None:
         document.body = body
     await session.flush()
+    await record_event(
+        session,
+        tenant_id=tenant_id,
+        event_type=EventType.DOCUMENT_UPDATED,
+        payload=_event_payload(document),
+    )
     return document
 
 
@@ -77,7 +94,28 @@ async def delete_document(
         .where(Document.id == document_id, Document.tenant_id == tenant_id)
         .returning(Document.id)
     )
-    return result.scalar_one_or_none() is not None
+    deleted = result.scalar_one_or_none() is not None
+    if deleted:
+        await record_event(
+            session,
+            tenant_id=tenant_id,
+            event_type=EventType.DOCUMENT_DELETED,
+            payload={"document": {"id": str(document_id)}},
+        )
+    return deleted
+
+
+def _event_payload(document: Document) -> dict[str, Any]:
+    # The whole document ("fat" event): a subscriber can act without calling back.
+    return {
+        "document": {
+            "id": str(document.id),
+            "title": document.title,
+            "body": document.body,
+            "created_at": document.created_at.isoformat(),
+            "updated_at": document.updated_at.isoformat(),
+        }
+    }
 
 
 async def search_documents(

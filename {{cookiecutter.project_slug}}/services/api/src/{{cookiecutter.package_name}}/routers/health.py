@@ -6,10 +6,12 @@ import asyncio
 import logging
 
 from fastapi import APIRouter, Response, status
+from nats.errors import Error as NatsError
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from {{ cookiecutter.package_name }} import nats_link
 from {{ cookiecutter.package_name }}.dependencies import (
     ResourcesDep,
 )
@@ -38,13 +40,17 @@ async def healthz() -> dict[str, str]:
     responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": ReadinessReport}},
 )
 async def readyz(resources: ResourcesDep, response: Response) -> ReadinessReport:
-    """Postgres down: 503 (nothing works). Redis down: 200, "degraded" (cache bypassed)."""
-    postgres, redis = await asyncio.gather(_check_postgres(resources), _check_redis(resources))
-    checks: dict[str, CheckStatus] = {"postgres": postgres, "redis": redis}
+    """Postgres down: 503 (nothing works). Redis down: 200, "degraded" (cache bypassed).
+    NATS down: 200, "degraded" (events wait in the outbox, live push pauses)."""
+    postgres, redis, nats = await asyncio.gather(
+        _check_postgres(resources), _check_redis(resources), _check_nats(resources)
+    )
+    checks: dict[str, CheckStatus] = {"postgres": postgres, "redis": redis, "nats": nats}
     if postgres != "ok":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return ReadinessReport(status="unavailable", checks=checks)
-    return ReadinessReport(status="ok" if redis == "ok" else "degraded", checks=checks)
+    degraded = redis != "ok" or nats != "ok"
+    return ReadinessReport(status="degraded" if degraded else "ok", checks=checks)
 
 
 async def _check_postgres(resources: Resources) -> CheckStatus:
@@ -65,3 +71,19 @@ async def _check_redis(resources: Resources) -> CheckStatus:
         logger.warning("readiness: redis check failed: %s", exc)
         return "degraded"
     return "ok"
+
+
+async def _check_nats(resources: Resources) -> CheckStatus:
+    client = resources.nats.client
+    if client is not None:
+        try:
+            await client.flush(timeout=int(CHECK_TIMEOUT_SECONDS))
+        except (NatsError, OSError, TimeoutError) as exc:
+            logger.warning("readiness: nats check failed: %s", exc)
+            return "degraded"
+        return "ok"
+    # Not connected (yet): ask the server directly rather than trust a stale state.
+    reachable = await nats_link.probe(
+        resources.settings.nats_url, within_seconds=CHECK_TIMEOUT_SECONDS
+    )
+    return "ok" if reachable else "degraded"
