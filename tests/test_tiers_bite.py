@@ -1,0 +1,145 @@
+"""The tiers bite: break the baked service on purpose and the matching tier fails (slow).
+
+One default bake is installed once; each case patches one source file, runs the tiers that
+must catch the break, and restores the file. The cases follow the template's promises:
+a tenant leak fails security and rag, a renamed response field fails contract with a diff
+naming it, a disabled SSRF check fails security, a write without its outbox event fails
+integration or realtime, and a citation of a document that was never retrieved fails rag.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from _bake import SUPPORTED, bake, clean_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mutation-bake")]
+
+PACKAGE = "services/api/src/acme_knowledge_base"
+REAL_SERVICES = {
+    "TESTKIT_REQUIRE_INFRA": "1",
+    "TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/test",
+    "TEST_REDIS_URL": "redis://127.0.0.1:6379/0",
+    "TEST_NATS_URL": "nats://127.0.0.1:4222",
+}
+
+
+@dataclass(frozen=True)
+class Mutation:
+    path: str
+    original: str
+    mutated: str
+    tests: tuple[str, ...]  # pytest arguments selecting the tiers that must catch it
+    failing_in: tuple[str, ...]  # test folders that must report a failure
+    expected_text: str = ""  # a line fragment the failure output must contain
+
+
+MUTATIONS = {
+    "search-without-tenant-filter": Mutation(
+        f"{PACKAGE}/crud/documents.py",
+        '.where(Document.tenant_id == tenant_id, Document.search_vector.bool_op("@@")(tsquery))',
+        '.where(Document.search_vector.bool_op("@@")(tsquery))',
+        ("tests/security", "tests/rag"),
+        ("tests/security/", "tests/rag/"),
+    ),
+    "renamed-response-field": Mutation(
+        f"{PACKAGE}/schemas.py",
+        "    id: uuid.UUID\n    title: str\n    body: str\n    created_at: datetime\n",
+        "    id: uuid.UUID\n    title: str = Field(serialization_alias='heading')\n"
+        "    body: str\n    created_at: datetime\n",
+        ("tests/contract/test_openapi_snapshot.py",),
+        ("tests/contract/",),
+        "field title",
+    ),
+    "ssrf-check-disabled": Mutation(
+        f"{PACKAGE}/ssrf.py",
+        "reason = blocked_reason(address)",
+        "reason = None",
+        ("tests/security/test_ssrf.py",),
+        ("tests/security/",),
+    ),
+    "write-without-outbox-event": Mutation(
+        f"{PACKAGE}/crud/documents.py",
+        "    await record_event(\n        session,\n        tenant_id=tenant_id,\n"
+        "        event_type=EventType.DOCUMENT_CREATED,",
+        "    _lost_event = dict(\n        tenant_id=tenant_id,\n"
+        "        event_type=EventType.DOCUMENT_CREATED,",
+        ("tests/integration/test_outbox.py", "tests/realtime"),
+        ("tests/integration/", "tests/realtime/"),
+    ),
+    "citation-of-unretrieved-document": Mutation(
+        f"{PACKAGE}/citations.py",
+        "        if canonical in allowed:\n            accepted[allowed[canonical]] = None",
+        "        if canonical in allowed or len(canonical) == 36:\n"
+        "            accepted[allowed.get(canonical, uuid.UUID(canonical))] = None",
+        ("tests/rag",),
+        ("tests/rag/",),
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def mutable_project(
+    template: Path, cookiecutter_config: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    project = bake(
+        template, tmp_path_factory.mktemp("mutable"), cookiecutter_config, SUPPORTED["default"]
+    )
+    install = subprocess.run(
+        ["make", "install"], cwd=project, env=clean_env(), capture_output=True, text=True
+    )
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    return project
+
+
+@contextmanager
+def applied(project: Path, mutation: Mutation) -> Iterator[None]:
+    path = project / mutation.path
+    source = path.read_text(encoding="utf-8")
+    assert source.count(mutation.original) == 1, f"the mutation no longer applies to {path}"
+    path.write_text(source.replace(mutation.original, mutation.mutated), encoding="utf-8")
+    try:
+        yield
+    finally:
+        path.write_text(source, encoding="utf-8")
+
+
+def run_tiers(project: Path, tests: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(project / ".venv/bin/pytest"), "-q", "-p", "no:randomly", "-rf", *tests],
+        cwd=project,
+        env=clean_env(**REAL_SERVICES),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("name", list(MUTATIONS))
+def test_the_matching_tier_catches_the_break(mutable_project: Path, name: str) -> None:
+    mutation = MUTATIONS[name]
+    with applied(mutable_project, mutation):
+        result = run_tiers(mutable_project, mutation.tests)
+
+    output = result.stdout
+    assert result.returncode == 1, output[-4000:]
+    failed = re.findall(r"^FAILED (\S+)", output, flags=re.MULTILINE)
+    for folder in mutation.failing_in:
+        assert any(nodeid.startswith(folder) for nodeid in failed), (folder, failed)
+    assert mutation.expected_text in output
+
+
+def test_the_unmutated_tiers_pass(mutable_project: Path) -> None:
+    # The control: without a mutation the same selections pass, so each failure above
+    # is the mutation's doing.
+    selections = sorted({test for mutation in MUTATIONS.values() for test in mutation.tests})
+    result = run_tiers(mutable_project, tuple(selections))
+    assert result.returncode == 0, result.stdout[-4000:]
