@@ -49,20 +49,19 @@ REMOVALS = (
     ),
     # Test helpers of the service (clock, ports, HTTP doubles, the OpenAI stub, the corpus).
     Removal("include_sample_service", "no", ("tests/_helpers/*.py",), keep="__init__.py"),
-    # Tiers that so far only test the reference service.
+    # Data and helper modules of the service's tests in the other tiers; each tier folder
+    # keeps its example modules (example_*.py) and test_example_*.py files.
     Removal(
         "include_sample_service",
         "no",
-        tuple(
-            f"tests/{tier}"
-            for tier in (
-                "e2e",
-                "contract",
-                "rag",
-                "realtime",
-                "adversarial",
-                "observability",
-            )
+        (
+            "tests/e2e/journeys.py",
+            "tests/contract/conftest.py",
+            "tests/contract/interfaces.py",
+            "tests/contract/openapi.snapshot.json",
+            "tests/rag/corpus.json",
+            "tests/rag/recall_floor.json",
+            "tests/adversarial/cases.json",
         ),
     ),
     # The generic factory example only makes sense where factories.py holds it (no service).
