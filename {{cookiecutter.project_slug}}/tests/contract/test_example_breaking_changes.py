@@ -25,7 +25,12 @@ OLD: dict[str, Any] = {
         "/notes/{note_id}": {
             "get": {
                 "parameters": [
-                    {"in": "path", "name": "note_id", "required": True, "schema": {"type": "integer"}}
+                    {
+                        "in": "path",
+                        "name": "note_id",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
                 ],
                 "responses": {
                     "200": {"content": {"application/json": {"schema": {"$ref": NOTE}}}},
@@ -47,9 +52,7 @@ OLD: dict[str, Any] = {
                         }
                     },
                 },
-                "responses": {
-                    "201": {"content": {"application/json": {"schema": {"$ref": NOTE}}}}
-                },
+                "responses": {"201": {"content": {"application/json": {"schema": {"$ref": NOTE}}}}},
             }
         },
     },
@@ -101,9 +104,13 @@ def test_a_removed_response_field_is_reported_and_named_for_every_operation_retu
     changes = breaking_changes(OLD, _changed(drop=drop_created_at))
 
     assert changes == [
-        BreakingChange(ChangeKind.REMOVED_RESPONSE_FIELD, "POST /notes", "response 201 field created_at"),
         BreakingChange(
-            ChangeKind.REMOVED_RESPONSE_FIELD, "GET /notes/{note_id}", "response 200 field created_at"
+            ChangeKind.REMOVED_RESPONSE_FIELD, "POST /notes", "response 201 field created_at"
+        ),
+        BreakingChange(
+            ChangeKind.REMOVED_RESPONSE_FIELD,
+            "GET /notes/{note_id}",
+            "response 200 field created_at",
         ),
     ]
     assert "removed response field: GET /notes/{note_id} response 200 field created_at" in (
@@ -135,7 +142,9 @@ def test_a_new_required_request_field_and_a_changed_type_are_reported() -> None:
         (ChangeKind.CHANGED_FIELD_TYPE, "POST /notes", "response 201 field id"),
         (ChangeKind.CHANGED_FIELD_TYPE, "GET /notes/{note_id}", "response 200 field id"),
     }
-    assert all("integer -> string" in c.detail for c in changes if c.kind is ChangeKind.CHANGED_FIELD_TYPE)
+    assert all(
+        "integer -> string" in c.detail for c in changes if c.kind is ChangeKind.CHANGED_FIELD_TYPE
+    )
 
 
 def test_a_removed_operation_is_reported() -> None:

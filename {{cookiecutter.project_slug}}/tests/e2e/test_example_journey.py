@@ -23,9 +23,7 @@ APP = "e2e.example_app:create_app"
 TESTS_DIR = Path(__file__).resolve().parent.parent
 
 
-def call(
-    server: RunningServer, method: str, path: str, payload: object = None
-) -> tuple[int, Any]:
+def call(server: RunningServer, method: str, path: str, payload: object = None) -> tuple[int, Any]:
     """One request; the status and the decoded JSON body, for success and error answers alike."""
     data = None if payload is None else json.dumps(payload).encode()
     request = urllib.request.Request(
@@ -85,7 +83,9 @@ def test_sigterm_runs_the_lifespan_shutdown(tmp_path: Path) -> None:
 def test_an_app_that_cannot_start_fails_fast_quoting_its_log(tmp_path: Path) -> None:
     with (
         pytest.raises(ServerStartError, match="exited with code") as raised,
-        run_uvicorn("e2e.no_such_module:create_app", log_path=tmp_path / "broken.log", cwd=TESTS_DIR),
+        run_uvicorn(
+            "e2e.no_such_module:create_app", log_path=tmp_path / "broken.log", cwd=TESTS_DIR
+        ),
     ):
         pytest.fail("the server must not start")
     assert "no_such_module" in str(raised.value)

@@ -62,18 +62,17 @@ async def relay_notifications(
     *,
     listening: asyncio.Event,
     stop_after: int,
-    timeout: float,
 ) -> int:
     """LISTEN on ``channel`` and publish each payload to ``fanout``; returns how many were relayed.
 
     Sets ``listening`` once LISTEN is in effect (notifications sent earlier are not delivered).
-    Stops after ``stop_after`` notifications or ``timeout`` seconds, whichever comes first.
+    Stops after ``stop_after`` notifications; callers bound the wait (asyncio.timeout).
     """
     relayed = 0
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         listening.set()
-        async for notification in connection.notifies(timeout=timeout, stop_after=stop_after):
+        async for notification in connection.notifies(stop_after=stop_after):
             fanout.publish(notification.payload)
             relayed += 1
     return relayed

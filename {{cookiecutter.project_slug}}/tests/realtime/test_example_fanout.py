@@ -71,7 +71,6 @@ def test_postgres_notifications_reach_every_subscriber_in_order_and_only_on_thei
                     fanout,
                     listening=listening,
                     stop_after=len(payloads),
-                    timeout=10.0,
                 )
             )
             await asyncio.wait_for(listening.wait(), timeout=10.0)
@@ -81,7 +80,7 @@ def test_postgres_notifications_reach_every_subscriber_in_order_and_only_on_thei
                 await publisher.execute("SELECT pg_notify(%s, 'noise')", (channel + "_other",))
                 for payload in payloads:
                     await publisher.execute("SELECT pg_notify(%s, %s)", (channel, payload))
-            relayed = await relay
+            relayed = await asyncio.wait_for(relay, timeout=10.0)
             received = [await _drain(s, s.queue.qsize()) for s in (first, second)]
         return relayed, received
 
