@@ -2,7 +2,8 @@
 
 FastAPI documents a route's success and its 422, but not what the shared machinery answers:
 the guards' 401 and the rate limit's 429 (routes with a ``security`` entry), 404 for an id in
-the path that is not the caller's, 400 for a body that is not JSON at all, and 422 with a
+the path that is not the caller's, 400 for a body that is not JSON at all, 413 for a body over
+the request-size limit, and 422 with a
 plain-string ``detail`` from the service's own checks (FastAPI's schema only allows its list).
 A client generated from the document would not know them, and the contract tier
 (schemathesis) rightly reports them as undocumented. Operations are found by their shape, so
@@ -43,6 +44,7 @@ def _error(description: str, headers: dict[str, str] | None = None) -> dict[str,
 UNAUTHORIZED = _error("Missing, invalid or revoked credentials.")
 NOT_FOUND = _error("No such resource for the caller's tenant (another tenant's ids included).")
 MALFORMED_BODY = _error("The request body is not valid JSON.")
+BODY_TOO_LARGE = _error("The request body is larger than APP_MAX_REQUEST_BYTES allows.")
 TOO_MANY_REQUESTS = _error(
     "The tenant's rate limit is exhausted for this minute.",
     {"Retry-After": "Seconds until the next window opens."},
@@ -67,6 +69,7 @@ def add_common_error_responses(document: dict[str, Any]) -> None:
                 responses.setdefault("404", NOT_FOUND)
             if "requestBody" in operation:
                 responses.setdefault("400", MALFORMED_BODY)
+                responses.setdefault("413", BODY_TOO_LARGE)
             _allow_string_detail(responses.get("422"))
 
 
