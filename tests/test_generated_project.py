@@ -153,7 +153,12 @@ def test_default_suite_passes_on_two_workers_with_local_binary_servers(
 ) -> None:
     # What `make demo` does on a fresh machine: no URLs, no Docker daemon, so every worker
     # starts its own PostgreSQL, Redis and NATS from the installed binaries.
-    result = make(default_project, "test", "ARGS=-n 2", env={"TESTKIT_REQUIRE_INFRA": "1", "HYPOTHESIS_PROFILE": "ci"})
+    result = make(
+        default_project,
+        "test",
+        "ARGS=-n 2",
+        env={"TESTKIT_REQUIRE_INFRA": "1", "HYPOTHESIS_PROFILE": "ci"},
+    )
     assert_ok(result)
     assert re.search(r"\b2 workers\b", result.stdout), tail(result)
     header = header_line(result.stdout)
@@ -249,7 +254,9 @@ def test_make_help_lists_the_targets(default_project: Path) -> None:
 def test_minimal_suite_passes_on_a_local_postgres_binary(minimal_project: Path) -> None:
     # No URL and no Docker daemon: testkit must start PostgreSQL from the installed
     # binaries; TESTKIT_REQUIRE_INFRA=1 makes sure nothing was skipped instead.
-    result = make(minimal_project, "test", env={"TESTKIT_REQUIRE_INFRA": "1", "HYPOTHESIS_PROFILE": "ci"})
+    result = make(
+        minimal_project, "test", env={"TESTKIT_REQUIRE_INFRA": "1", "HYPOTHESIS_PROFILE": "ci"}
+    )
     assert_ok(result)
     header = header_line(result.stdout)
     assert re.search(r"\bpostgres=local-binary\b", header), header
