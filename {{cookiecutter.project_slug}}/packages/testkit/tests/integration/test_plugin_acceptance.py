@@ -226,10 +226,12 @@ def test_the_same_test_seed_reproduces_order_faker_factories_and_hypothesis(
     pytester.makepyfile(test_draws=_reproducible_suite())
     monkeypatch.setenv("TEST_SEED", "123")
 
-    first = pytester.runpytest("-s", "-p", "no:cacheprovider")
-    second = pytester.runpytest("-s", "-p", "no:cacheprovider")
+    # Subprocesses: hypothesis settings profiles are process-global, and the outer run may
+    # have loaded a derandomized one (HYPOTHESIS_PROFILE=ci) that would make seeds moot.
+    first = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    second = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
     monkeypatch.setenv("TEST_SEED", "124")
-    other = pytester.runpytest("-s", "-p", "no:cacheprovider")
+    other = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
 
     assert len(_faker_draws(first)) == 8
     assert len(_hypothesis_draws(first)) >= 5
