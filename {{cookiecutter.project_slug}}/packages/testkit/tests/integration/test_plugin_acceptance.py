@@ -220,11 +220,32 @@ def _faker_draws(result: pytest.RunResult) -> list[str]:
     return sorted(draw for draw in _draws(result) if not draw.startswith("DRAW hypothesis"))
 
 
+# The variables Hypothesis takes as "running on CI" (hypothesis._settings.is_in_ci).
+HYPOTHESIS_CI_VARIABLES = (
+    "CI",
+    "__TOX_ENVIRONMENT_VARIABLE_ORIGINAL_CI",
+    "TF_BUILD",
+    "BUILDKITE",
+    "CIRCLECI",
+    "CIRRUS_CI",
+    "CODEBUILD_BUILD_ID",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "HEROKU_TEST_RUN_ID",
+    "TEAMCITY_VERSION",
+    "bamboo.buildKey",
+)
+
+
 def test_the_same_test_seed_reproduces_order_faker_factories_and_hypothesis(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makepyfile(test_draws=_reproducible_suite())
     monkeypatch.setenv("TEST_SEED", "123")
+    # Hypothesis loads its derandomized built-in "ci" profile when it sees a CI variable, which
+    # would make the seed moot in the runs below; this test is about seeded, local runs.
+    for variable in HYPOTHESIS_CI_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
 
     # Subprocesses: hypothesis settings profiles are process-global, and the outer run may
     # have loaded a derandomized one (HYPOTHESIS_PROFILE=ci) that would make seeds moot.
