@@ -24,6 +24,16 @@ SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 # The virtualenv running these tests holds uv, cookiecutter, cruft and ruff.
 TOOLS_BIN = Path(sys.executable).parent
 
+# The machine's own services, required: what the generated suites run against in these tests.
+REAL_SERVICES = {
+    "TESTKIT_REQUIRE_INFRA": "1",
+    # CI's hypothesis profile: derandomized, so property and schemathesis cases repeat exactly.
+    "HYPOTHESIS_PROFILE": "ci",
+    "TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/test",
+    "TEST_REDIS_URL": "redis://127.0.0.1:6379/0",
+    "TEST_NATS_URL": "nats://127.0.0.1:4222",
+}
+
 MINIMAL = {
     "include_sample_service": "no",
     "use_redis": "no",
@@ -110,6 +120,23 @@ def bake(template: Path, output_dir: Path, config: Path, options: Mapping[str, s
             config_file=str(config),
         )
     )
+
+
+def cruft_create_command(
+    template_repo: Path, config: Path, output_dir: Path, *options: str
+) -> list[str]:
+    """`cruft create` of the template repository, with cookiecutter's config kept out of $HOME."""
+    return [
+        str(TOOLS_BIN / "cruft"),
+        "create",
+        "--no-input",
+        "--config-file",
+        str(config),
+        "--output-dir",
+        str(output_dir),
+        *options,
+        str(template_repo),
+    ]
 
 
 def project_files(project: Path) -> list[str]:

@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from _bake import TOOLS_BIN, bake, clean_env, project_files
+from _bake import bake, clean_env, cruft_create_command, project_files
 
 
 def test_cruft_create_bakes_the_same_files_as_cookiecutter(
@@ -14,16 +14,7 @@ def test_cruft_create_bakes_the_same_files_as_cookiecutter(
 ) -> None:
     cruft_output = tmp_path / "cruft"
     subprocess.run(
-        [
-            str(TOOLS_BIN / "cruft"),
-            "create",
-            "--no-input",
-            "--config-file",
-            str(cookiecutter_config),
-            "--output-dir",
-            str(cruft_output),
-            str(template_repo),
-        ],
+        cruft_create_command(template_repo, cookiecutter_config, cruft_output),
         cwd=tmp_path,
         env=clean_env(),
         capture_output=True,

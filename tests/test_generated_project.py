@@ -15,18 +15,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-from _bake import SUPPORTED, bake, clean_env, walk_files
+from _bake import REAL_SERVICES, SUPPORTED, bake, clean_env, walk_files
 
 pytestmark = pytest.mark.slow
 
-REAL_SERVICES = {
-    "TESTKIT_REQUIRE_INFRA": "1",
-    # CI's hypothesis profile: derandomized, so property and schemathesis cases repeat exactly.
-    "HYPOTHESIS_PROFILE": "ci",
-    "TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/test",
-    "TEST_REDIS_URL": "redis://127.0.0.1:6379/0",
-    "TEST_NATS_URL": "nats://127.0.0.1:4222",
-}
 DEFAULT = pytest.mark.xdist_group("default-bake")
 MINIMAL = pytest.mark.xdist_group("minimal-bake")
 INSTALL_TIMEOUT = 900

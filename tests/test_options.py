@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from _bake import TEMPLATE_ROOT, TOOLS_BIN, bake, clean_env
+from _bake import TEMPLATE_ROOT, TOOLS_BIN, bake, clean_env, cruft_create_command
 from cookiecutter.exceptions import FailedHookException
 
 SLUG = "a distribution name: lowercase letters, digits and single '-'"
@@ -268,18 +268,13 @@ def test_cruft_create_rejects_bad_option_and_leaves_nothing(
     output = tmp_path / "out"
     output.mkdir()
     result = run_cli(
-        [
-            str(TOOLS_BIN / "cruft"),
-            "create",
-            "--no-input",
-            "--config-file",
-            str(cookiecutter_config),
-            "--output-dir",
-            str(output),
+        cruft_create_command(
+            template_repo,
+            cookiecutter_config,
+            output,
             "--extra-context",
             json.dumps({"project_slug": "bad slug", "python_version": "3.14"}),
-            str(template_repo),
-        ],
+        ),
         cwd=tmp_path,
         tmpdir=tmp_path / "tmp",
     )

@@ -17,19 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _bake import SUPPORTED, bake, clean_env
+from _bake import REAL_SERVICES, SUPPORTED, bake, clean_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mutation-bake")]
 
 PACKAGE = "services/api/src/acme_knowledge_base"
-REAL_SERVICES = {
-    "TESTKIT_REQUIRE_INFRA": "1",
-    # CI's hypothesis profile: derandomized, so property and schemathesis cases repeat exactly.
-    "HYPOTHESIS_PROFILE": "ci",
-    "TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/test",
-    "TEST_REDIS_URL": "redis://127.0.0.1:6379/0",
-    "TEST_NATS_URL": "nats://127.0.0.1:4222",
-}
 
 
 @dataclass(frozen=True)

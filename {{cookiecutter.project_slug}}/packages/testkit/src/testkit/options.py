@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
-from testkit.infra.protocol import Service
+if TYPE_CHECKING:  # the infra package reads URL_SETTINGS; a runtime import would be a cycle
+    from testkit.infra.protocol import Service
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,7 @@ from testkit.infra.protocol import (
     SourceName,
     SourceStartError,
 )
-
-URL_VARIABLES: dict[Service, str] = {
-    "postgres": "TEST_POSTGRES_URL",
-    "redis": "TEST_REDIS_URL",
-    "nats": "TEST_NATS_URL",
-}
+from testkit.options import URL_SETTINGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +39,7 @@ class UrlSource:
         self._urls = dict(urls)
 
     def probe(self, service: Service) -> Probe:
-        variable = URL_VARIABLES[service]
+        variable = URL_SETTINGS[service].env
         url = self._urls.get(service)
         if not url:
             return Probe(self.name, ProbeStatus.SKIPPED, f"{variable} not set")
@@ -68,5 +63,5 @@ class UrlSource:
     def start(self, service: Service) -> RunningService:
         url = self._urls.get(service)
         if not url:
-            raise SourceStartError(f"{URL_VARIABLES[service]} not set")
-        return ExternalService(Endpoint(service, url, self.name, URL_VARIABLES[service]))
+            raise SourceStartError(f"{URL_SETTINGS[service].env} not set")
+        return ExternalService(Endpoint(service, url, self.name, URL_SETTINGS[service].env))
