@@ -126,3 +126,15 @@ adversarial-gate: install | $(REPORTS_DIR) ## Adversarial tier vs adversarial_bu
 .PHONY: security-gate
 security-gate: install | $(REPORTS_DIR) ## The security tier must pass: authn/authz, cross-tenant, injection, SSRF (reports/security.xml)
 	$(PYTEST) -m security --junitxml=$(REPORTS_DIR)/security.xml $(ARGS)
+
+# --- chaos: fault proxy, killable servers, scenarios ---------------------------------------
+# (chaos section)
+
+# --- perf: locust profiles, baselines, performance gate, A/B -------------------------------
+# (perf section)
+
+# --- analytics: history, durations, flakiness, quarantine, replay ---------------------------
+# (analytics section)
+
+# --- impact selection and the report dashboard ----------------------------------------------
+# (impact section)

@@ -1,8 +1,14 @@
-"""The `testkit` command: `testkit infra [--check]` shows (and checks) each service's source."""
+"""The `testkit` command: one subcommand per concern.
+
+`testkit infra [--check]` lives here; every other subcommand lives beside the code it drives
+and is listed in COMMAND_MODULES: each such module has `add_command(commands)`, which adds its
+subparser and sets `handler` (a function taking the parsed arguments and returning the exit code).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -14,6 +20,9 @@ from testkit.infra import (
     installed_services,
 )
 from testkit.infra.checks import check_service
+
+# Modules that contribute a subcommand (see the module docstring), in `--help` order.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also start or connect to each service and run a query; exit 1 if any fails",
     )
+    infra.set_defaults(handler=lambda arguments: run_infra(arguments.check))
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_command(commands)
     return parser
 
 
@@ -65,9 +77,8 @@ def run_infra(check: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    if arguments.command == "infra":
-        return run_infra(arguments.check)
-    return 2  # argparse rejects unknown commands before this
+    exit_code: int = arguments.handler(arguments)
+    return exit_code
 
 
 if __name__ == "__main__":
