@@ -16,7 +16,7 @@ OPTIONS ?=
 ARGS ?=
 DEMO_DIR := build/demo
 # The template directory is Jinja, not Python: it is linted in its bakes (tests/test_bake_matrix.py).
-LINT_PATHS := hooks tests local_extensions.py
+LINT_PATHS := hooks tests bench local_extensions.py
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ demo: install ## Bake the default project with cruft into build/demo and run its
 	$(MAKE) -C $$(ls -d $(DEMO_DIR)/*/) test
 	@echo "Demo project: $$(ls -d $(DEMO_DIR)/*/)"
 	@echo "Reports: $$(ls -d $(DEMO_DIR)/*/)reports/junit.xml (make test-coverage there adds coverage XML + HTML)"
+
+.PHONY: bench
+bench: install ## Measure the framework beside its peers: docs/benchmarks.md + bench/results.json (QUICK=1: < 5 min)
+	cd bench && $(CURDIR)/$(BIN)/python run.py $(if $(QUICK),--quick) $(ARGS)
 
 .PHONY: docs
 docs: install ## Build the documentation site into site/ (mkdocs --strict)

@@ -20,6 +20,7 @@ from testkit.infra import (
     installed_services,
 )
 from testkit.infra.checks import check_service
+from testkit.infra.leftovers import remove_leftovers
 
 # Modules that contribute a subcommand (see the module docstring), in `--help` order.
 COMMAND_MODULES: tuple[str, ...] = ()
@@ -38,29 +39,35 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also start or connect to each service and run a query; exit 1 if any fails",
     )
-    infra.set_defaults(handler=lambda arguments: run_infra(arguments.check))
+    infra.add_argument(
+        "--reset",
+        action="store_true",
+        help="drop the databases and keys killed test runs left on each server (reset-test-db)",
+    )
+    infra.set_defaults(handler=lambda arguments: run_infra(arguments.check, arguments.reset))
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_command(commands)
     return parser
 
 
-def run_infra(check: bool) -> int:
+def run_infra(check: bool, reset: bool = False) -> int:
     urls = {
         service: options.env_setting(setting) for service, setting in options.URL_SETTINGS.items()
     }
     manager = InfraManager(default_sources(urls), installed_services())
     if not manager.services:
         print("no service clients installed (testkit[postgres], [redis], [nats] extras)")
-        return 1 if check else 0
+        return 1 if check or reset else 0
     failures = 0
     try:
         for service in manager.services:
             resolution = manager.resolution(service)
             line = f"{service}: {resolution.describe()}"
-            if check:
+            if check or reset:
                 try:
                     endpoint = manager.endpoint(service)
                     check_service(endpoint)
+                    removed = remove_leftovers(endpoint) if reset else None
                 except ServiceUnavailable as error:
                     line += f" -> failed: {error}"
                     failures += 1
@@ -68,7 +75,7 @@ def run_infra(check: bool) -> int:
                     line += f" -> failed: {type(error).__name__}: {error}"
                     failures += 1
                 else:
-                    line += " -> ok"
+                    line += " -> ok" + (f", {removed.describe()}" if removed else "")
             print(line, flush=True)
     finally:
         manager.stop_all()
