@@ -50,7 +50,14 @@ class Measurement:
 def clean_env(**overrides: str) -> dict[str, str]:
     """This process's environment without make/pytest/venv variables, plus overrides."""
     dropped_prefixes = ("TEST_", "TESTKIT_", "PYTEST_", "MAKE")
-    dropped = {"MFLAGS", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH"}
+    # PYTHONDONTWRITEBYTECODE: without bytecode every pytest start recompiles the whole bake.
+    dropped = {
+        "MFLAGS",
+        "VIRTUAL_ENV",
+        "UV_PROJECT_ENVIRONMENT",
+        "PYTHONPATH",
+        "PYTHONDONTWRITEBYTECODE",
+    }
     env = {
         key: value
         for key, value in os.environ.items()

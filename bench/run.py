@@ -21,7 +21,14 @@ from pathlib import Path
 from project import TEMPLATE_ROOT, Measurement, progress
 from report import write_markdown
 
-MEASUREMENTS = ("bake_install", "suite_xdist")
+MEASUREMENTS = (
+    "bake_install",
+    "suite_xdist",
+    "history_overhead",
+    "flaky_accuracy",
+    "impact_faults",
+    "perf_gate_accuracy",
+)
 RESULTS = TEMPLATE_ROOT / "bench" / "results.json"
 
 

@@ -42,6 +42,8 @@ REMOVALS = (
         (
             "services",
             "tests/_fixtures/service.py",
+            "tests/_fixtures/generate.py",
+            "tests/_fixtures/chaos.py",
             "tests/*/test_*.py",
             "tests/cassettes/test_*",
         ),
@@ -62,11 +64,16 @@ REMOVALS = (
             "tests/rag/corpus.json",
             "tests/rag/recall_floor.json",
             "tests/adversarial/cases.json",
+            "tests/perf/locustfile.py",
         ),
     ),
     # The generic factory example only makes sense where factories.py holds it (no service).
     Removal("include_sample_service", "yes", ("tests/unit/test_example_seeded_factories.py",)),
-    Removal("use_redis", "no", ("tests/integration/test_example_redis.py",)),
+    Removal(
+        "use_redis",
+        "no",
+        ("tests/integration/test_example_redis.py", "tests/chaos/test_example_redis_chaos.py"),
+    ),
     Removal("use_nats", "no", ("tests/integration/test_example_nats.py",)),
     Removal("ci_provider", "none", (".github",)),
 )
@@ -110,6 +117,7 @@ def main() -> None:
         f"  cd {shlex.quote(str(project))}\n"
         "  make test    # builds .venv with uv on first use, then runs the whole suite\n"
         "  make help    # every target, one line each\n"
+        "  git init && git add -A && git commit -m Bake   # diff coverage and impact need git\n"
         "The testing guide is docs/testing.md (tiers, modes, infrastructure, troubleshooting)."
     )
 

@@ -192,7 +192,15 @@ def clean_env(**overrides: str) -> dict[str, str]:
     TEST_* / TESTKIT_* setting, so each test states the infrastructure it wants.
     """
     dropped_prefixes = ("TEST_", "TESTKIT_", "PYTEST_", "MAKE")
-    dropped = {"MFLAGS", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "COV_CORE_SOURCE"}
+    dropped = {
+        "MFLAGS",
+        "VIRTUAL_ENV",
+        "UV_PROJECT_ENVIRONMENT",
+        "PYTHONPATH",
+        # This machine sets it; without bytecode every pytest start recompiles the whole bake.
+        "PYTHONDONTWRITEBYTECODE",
+        "COV_CORE_SOURCE",
+    }
     env = {
         key: value
         for key, value in os.environ.items()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _bake import TEMPLATE_ROOT, TOOLS_BIN
+import yaml
+from _bake import TEMPLATE_ROOT, TOOLS_BIN, clean_env
 
 
 def check_jsonschema(schema: str, files: list[Path]) -> subprocess.CompletedProcess[str]:
@@ -48,3 +50,72 @@ def test_a_broken_workflow_is_caught(tmp_path: Path) -> None:
     broken.write_text("on: push\njobs:\n  x:\n    steps: []\n", encoding="utf-8")
     result = check_jsonschema("vendor.github-workflows", [broken])
     assert result.returncode != 0
+
+
+def zizmor(paths: list[Path]) -> subprocess.CompletedProcess[str]:
+    # --offline: the audits that need GitHub's API are skipped; the rest run here.
+    return subprocess.run(
+        [str(TOOLS_BIN / "zizmor"), "--offline", "--no-progress", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_generated_and_own_workflows_have_no_zizmor_findings(
+    baked: Callable[[str], Path],
+) -> None:
+    result = zizmor([baked("default") / ".github", TEMPLATE_ROOT / ".github"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout + result.stderr
+
+
+def test_zizmor_catches_an_injectable_workflow(tmp_path: Path) -> None:
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "bad.yml").write_text(
+        "on: pull_request_target\npermissions: write-all\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/checkout@v4\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n",
+        encoding="utf-8",
+    )
+    result = zizmor([tmp_path / ".github"])
+    assert result.returncode != 0
+    assert "template-injection" in result.stdout + result.stderr
+
+
+MAKE_TARGET = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+def make_targets_in(workflow: Path) -> set[str]:
+    """The targets of every `make a b VAR=x` command in a workflow's run steps."""
+    targets: set[str] = set()
+    for job in yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"].values():
+        for step in job.get("steps", []):
+            for line in str(step.get("run", "")).splitlines():
+                words = line.split()
+                while "make" in words:
+                    words = words[words.index("make") + 1 :]
+                    for word in words:
+                        if not MAKE_TARGET.match(word):
+                            break
+                        targets.add(word)
+    return targets
+
+
+@pytest.mark.parametrize("bake_name", ["default", "no-service-redis-only"])
+def test_every_make_target_a_workflow_runs_exists(
+    baked: Callable[[str], Path], bake_name: str
+) -> None:
+    project = baked(bake_name)
+    targets = set().union(*map(make_targets_in, (project / ".github" / "workflows").glob("*.yml")))
+    assert {"lint", "quality-gates", "test-shard", "template-check"} <= targets
+    missing = [
+        target
+        for target in sorted(targets)
+        if subprocess.run(
+            ["make", "-n", target], cwd=project, env=clean_env(), capture_output=True, check=False
+        ).returncode
+        != 0
+    ]
+    assert missing == []

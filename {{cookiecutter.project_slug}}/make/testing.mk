@@ -76,6 +76,22 @@ test-coverage: install | $(REPORTS_DIR) ## Whole suite with coverage (XML + HTML
 	$(PYTEST) --cov --cov-report=term --cov-report=xml:$(REPORTS_DIR)/coverage.xml \
 		--cov-report=html:$(REPORTS_DIR)/coverage-html --junitxml=$(REPORTS_DIR)/junit.xml $(ARGS)
 
+# CI shards: pytest-split balances SHARDS slices by the durations test-durations recorded
+# (an even split by count until there are some).
+SHARDS ?= 2
+SHARD ?= 1
+DURATIONS_FILE ?= .testkit/test-durations.json
+
+.PHONY: test-shard
+test-shard: install | $(REPORTS_DIR) ## Run slice SHARD of SHARDS, balanced by recorded durations (pytest-split)
+	$(PYTEST) --splits $(SHARDS) --group $(SHARD) --splitting-algorithm least_duration \
+		--durations-path $(DURATIONS_FILE) --junitxml=$(REPORTS_DIR)/junit-shard-$(SHARD).xml $(ARGS)
+
+.PHONY: test-durations
+test-durations: install ## Run the suite and record each test's duration for test-shard
+	@mkdir -p $(dir $(DURATIONS_FILE))
+	$(PYTEST) --store-durations --durations-path $(DURATIONS_FILE) $(ARGS)
+
 .PHONY: test-setup-verify
 test-setup-verify: install ## Resolve each infrastructure source, connect, and print the result
 	$(VENV)/bin/testkit infra --check
@@ -99,6 +115,10 @@ infra-down: ## Stop the compose services and go back to automatic infrastructure
 clean-test-data: ## Remove test reports, caches and recorded test data
 	rm -rf $(REPORTS_DIR) .pytest_cache .hypothesis .coverage .coverage.* .testkit/tmp
 
+.PHONY: reset-test-db
+reset-test-db: install ## Drop the test databases and Redis keys killed runs left on the servers
+	$(VENV)/bin/testkit infra --reset
+
 # --- helper EDGE: run the service; accept an OpenAPI change ---------------------------------
 # Only where a service exists (services/api); its import package is found, not configured.
 SERVICE_DIR ?= services/api
@@ -110,6 +130,11 @@ ifneq ($(SERVICE_PACKAGE),)
 serve: install ## Apply migrations, then serve the API with uvicorn (APP_* env; see docs/testing.md)
 	cd $(SERVICE_DIR) && $(abspath $(VENV))/bin/alembic upgrade head
 	$(VENV)/bin/python -c 'from $(SERVICE_PACKAGE).main import run; run()'
+
+.PHONY: generate-fixtures
+generate-fixtures: install ## Seeded demo tenants, API keys and documents for `make serve` (TEST_SEED; ARGS="--tenants 5")
+	cd $(SERVICE_DIR) && $(abspath $(VENV))/bin/alembic upgrade head
+	PYTHONPATH=tests $(VENV)/bin/python -m _fixtures.generate $(ARGS)
 
 .PHONY: contract-snapshot
 contract-snapshot: install ## Rewrite the committed OpenAPI snapshot from the live service (on purpose)
@@ -129,12 +154,218 @@ security-gate: install | $(REPORTS_DIR) ## The security tier must pass: authn/au
 
 # --- chaos: fault proxy, killable servers, scenarios ---------------------------------------
 # (chaos section)
+# A scenario is a file: tests/chaos/test_<name>.py is scenario <name>. The list is read from
+# the folder, so a new scenario file is runnable by name with no change here.
+CHAOS_DIR := tests/chaos
+CHAOS_SCENARIOS := $(sort $(patsubst $(CHAOS_DIR)/test_%.py,%,$(wildcard $(CHAOS_DIR)/test_*.py)))
+
+.PHONY: chaos
+chaos: install | $(REPORTS_DIR) ## Every chaos scenario: faults injected, recovery and no data loss checked (reports/chaos.xml)
+	$(PYTEST) -m chaos $(CHAOS_DIR) --junitxml=$(REPORTS_DIR)/chaos.xml $(ARGS)
+
+.PHONY: chaos-scenario
+chaos-scenario: install ## One chaos scenario alone: make chaos-scenario SCENARIO=<name> (a wrong name lists them)
+	$(if $(and $(SCENARIO),$(filter $(SCENARIO),$(CHAOS_SCENARIOS))),,$(error SCENARIO must be one of: $(or $(CHAOS_SCENARIOS),(none in $(CHAOS_DIR))); got '$(SCENARIO)'))
+	$(PYTEST) -m chaos $(CHAOS_DIR)/test_$(SCENARIO).py $(ARGS)
 
 # --- perf: locust profiles, baselines, performance gate, A/B -------------------------------
 # (perf section)
+# `testkit perf` does the work (packages/testkit/src/testkit/perf): it starts the service in a
+# real uvicorn process against the resolved infrastructure (TEST_*_URL, else local binaries) on a
+# fresh migrated database, or loads TEST_BASE_URL (with TEST_ADMIN_TOKEN), runs locust, and
+# computes exact percentiles. Without a service it says what it needs instead.
+PROFILE ?= smoke
+PERF_WORKERS ?= 0
+BASE ?=
+PERF_ARGS ?=
+PERF_MICRO_DIR ?= perf/baselines/micro
+PERF_MICRO_LIMIT ?= median:25%
+# The server's environment; testkit fills in {postgres} {redis} {nats} {prefix} {secret}.
+PERF_SERVER_ENV ?= APP_ENV=test APP_DATABASE_URL={postgres} APP_REDIS_URL={redis} \
+	APP_REDIS_KEY_PREFIX={prefix}: APP_NATS_URL={nats} APP_NATS_SUBJECT_PREFIX={prefix} \
+	APP_ADMIN_TOKEN={secret} APP_API_KEY_PEPPER=perf-pepper-{secret} \
+	APP_RATE_LIMIT_PER_MINUTE=100000000
+PERF_TESTKIT := $(VENV)/bin/testkit perf
+PERF_COMMON = --profile '$(PROFILE)' --workers '$(PERF_WORKERS)' \
+	$(if $(SERVICE_PACKAGE),--app $(SERVICE_PACKAGE).main:create_app --service-dir $(SERVICE_DIR) \
+	--migrate '$(abspath $(VENV))/bin/alembic upgrade head' --server-env '$(PERF_SERVER_ENV)' \
+	--admin-token-env APP_ADMIN_TOKEN --drop-env-prefix APP_ --health-path /readyz)
+
+.PHONY: perf
+perf: install ## Load test (PROFILE=smoke|baseline|stress|spike, PERF_SCALE, PERF_WORKERS=N) -> locust-reports/
+	$(PERF_TESTKIT) run $(PERF_COMMON) $(PERF_ARGS)
+
+.PHONY: perf-baseline
+perf-baseline: install ## Record perf/baselines/<profile>.json: repeated rounds, machine and commit
+	$(PERF_TESTKIT) baseline $(PERF_COMMON) $(PERF_ARGS)
+
+.PHONY: performance-gate
+performance-gate: install | $(REPORTS_DIR) ## Rounds now vs the baseline: limits AND significance (exit 1 on regression)
+	$(PERF_TESTKIT) gate $(PERF_COMMON) $(PERF_ARGS)
+
+.PHONY: perf-ab
+perf-ab: install | $(REPORTS_DIR) ## BASE=<git ref> vs the working tree: interleaved rounds, paired statistics
+	$(PERF_TESTKIT) ab --base '$(BASE)' $(PERF_COMMON) $(PERF_ARGS)
+
+.PHONY: perf-micro
+perf-micro: install ## Micro-benchmarks (pytest-benchmark) vs the saved ones: fail beyond PERF_MICRO_LIMIT
+	$(PYTEST) tests/perf -p no:randomly -p no:cacheprovider --benchmark-enable --benchmark-only \
+		--benchmark-storage='file://$(PERF_MICRO_DIR)' \
+		$(if $(wildcard $(PERF_MICRO_DIR)/*/*.json),--benchmark-compare \
+		--benchmark-compare-fail='$(PERF_MICRO_LIMIT)') $(ARGS)
+
+.PHONY: perf-micro-baseline
+perf-micro-baseline: install ## Save the micro-benchmarks under perf/baselines/micro (what perf-micro compares with)
+	$(PYTEST) tests/perf -p no:randomly --benchmark-enable --benchmark-only \
+		--benchmark-storage='file://$(PERF_MICRO_DIR)' --benchmark-save=baseline $(ARGS)
 
 # --- analytics: history, durations, flakiness, quarantine, replay ---------------------------
 # (analytics section)
+# Every pytest run appends to .testkit/history.db (TESTKIT_HISTORY=off: no recording).
+RUNS ?= 30
+ALL ?=
+RUN ?=
+ANALYTICS_TESTKIT ?= $(VENV)/bin/testkit
+
+.PHONY: history
+history: install ## Recent test runs from .testkit/history.db (RUN=<id>: that run's results)
+	$(ANALYTICS_TESTKIT) history $(if $(RUN),--run "$(RUN)")
+
+.PHONY: durations
+durations: install ## Duration regressions of the latest run, and the slowest tests
+	$(ANALYTICS_TESTKIT) durations
+
+.PHONY: flakiness-report
+flakiness-report: install | $(REPORTS_DIR) ## Rerun suspects RUNS times (default 30; ALL=1: every test); reports/flakiness.md + .json
+	$(ANALYTICS_TESTKIT) flaky report --runs $(RUNS) $(if $(filter 1 yes true,$(ALL)),--all) --output-dir $(REPORTS_DIR) $(if $(ARGS),-- $(ARGS))
+
+.PHONY: flakiness-gate
+flakiness-gate: install | $(REPORTS_DIR) ## Fail on an expired or unknown quarantine entry, or a flaky rate over flaky_budget_percent
+	rm -f $(REPORTS_DIR)/flakiness-gate.json
+	$(ANALYTICS_TESTKIT) flaky gate --output $(REPORTS_DIR)/flakiness-gate.json
+
+.PHONY: quarantine-list
+quarantine-list: install ## List tests/quarantine.toml: test, owner, expiry, reason
+	$(ANALYTICS_TESTKIT) quarantine
+
+.PHONY: replay
+replay: install ## Re-run a recorded run's tests with its seed, order and mode (RUN=<run id>)
+	@test -n "$(RUN)" || { $(ANALYTICS_TESTKIT) history --limit 10; echo "replay: give RUN=<run id> (recent runs above)" >&2; exit 2; }
+	$(ANALYTICS_TESTKIT) replay "$(RUN)" $(if $(ARGS),-- $(ARGS))
 
 # --- impact selection and the report dashboard ----------------------------------------------
 # (impact section)
+IMPACT_MAP ?= .testkit/impact-map.json
+CHANGED_FILES ?=
+
+.PHONY: impact-map
+impact-map: install ## Record which tests execute which code (coverage per test) -> .testkit/impact-map.json
+	TESTKIT_IMPACT_MAP=$(IMPACT_MAP) $(PYTEST) --testkit-impact-record=1 -p no:randomly $(ARGS)
+
+.PHONY: test-impact
+test-impact: install | $(REPORTS_DIR) ## Run only the tests CHANGED_FILES=a.py,b.py affect (impact map)
+	@test -n "$(CHANGED_FILES)" || { echo "test-impact needs CHANGED_FILES=path[,path...]"; exit 2; }
+	TESTKIT_IMPACT_MAP=$(IMPACT_MAP) $(PYTEST) --testkit-impact-changed="$(CHANGED_FILES)" \
+		--junitxml=$(REPORTS_DIR)/junit.xml $(ARGS)
+
+.PHONY: test-selective
+test-selective: install | $(REPORTS_DIR) ## Run only the tests affected by the changes since BASE (default HEAD)
+	TESTKIT_IMPACT_MAP=$(IMPACT_MAP) $(PYTEST) --testkit-impact-base="$(or $(BASE),HEAD)" \
+		--junitxml=$(REPORTS_DIR)/junit.xml $(ARGS)
+
+.PHONY: report
+report: install | $(REPORTS_DIR) ## Build reports/index.html: duration trends, flaky tests, coverage, perf vs baseline
+	$(VENV)/bin/testkit report --output $(REPORTS_DIR)/index.html
+
+# --- quality gates and test-all-enhanced ---
+# Producers write the reports (security.xml, adversarial.json, coverage.xml, diff-coverage.json,
+# flakiness-gate.json, performance-gate.json in reports/); `testkit gates` judges them and prints
+# one table (also reports/gates.json, and the GitHub step summary in Actions). A failing producer
+# never stops the others: its gate's row says what failed. A report that is missing fails its
+# gate, so each recipe deletes the reports it is about to produce first (no stale pass).
+TESTKIT ?= $(VENV)/bin/testkit
+COVERAGE ?= $(VENV)/bin/coverage
+DIFF_BASE ?= origin/main
+# pytest under coverage.py rather than pytest-cov: coverage starts before pytest imports
+# testkit's plugin (so its module-level lines count), and [tool.coverage.run] patch = subprocess
+# measures the processes the tests start (the service under uvicorn, xdist workers) too.
+COVERAGE_PYTEST = $(abspath $(COVERAGE)) run -m pytest
+GATE_REPORTS := $(addprefix $(REPORTS_DIR)/,security.xml adversarial.json flakiness-gate.json \
+	performance-gate.json coverage.xml diff-coverage.json gates.json)
+SUBMAKE = $(MAKE) --no-print-directory
+# The gates this project judges (`testkit gates` names); performance needs a service to load.
+QUALITY_GATES ?= security flakiness quarantine $(if $(SERVICE_PACKAGE),performance) coverage \
+	diff-coverage adversarial
+
+.PHONY: coverage-report
+coverage-report: install | $(REPORTS_DIR) ## Combine the coverage data of the measured runs into reports/coverage.xml (+ HTML)
+	rm -f $(REPORTS_DIR)/coverage.xml
+	$(COVERAGE) combine --quiet
+	$(COVERAGE) xml --quiet -o $(REPORTS_DIR)/coverage.xml
+	$(COVERAGE) html --quiet -d $(REPORTS_DIR)/coverage-html
+
+.PHONY: diff-coverage
+diff-coverage: install | $(REPORTS_DIR) ## Coverage of the lines changed since DIFF_BASE (origin/main, else HEAD): diff-cover -> reports/diff-coverage.json
+	$(TESTKIT) diff-coverage --base '$(DIFF_BASE)' --coverage $(REPORTS_DIR)/coverage.xml \
+		--output $(REPORTS_DIR)/diff-coverage.json
+
+.PHONY: coverage-gate
+coverage-gate: install | $(REPORTS_DIR) ## Suite under coverage (ARGS selects, e.g. -m unit), then coverage and diff coverage >= coverage_threshold
+	$(COVERAGE) erase
+	rm -f $(REPORTS_DIR)/coverage.xml $(REPORTS_DIR)/diff-coverage.json
+	status=0; $(COVERAGE_PYTEST) --junitxml=$(REPORTS_DIR)/junit.xml $(ARGS) || status=$$?; \
+	$(SUBMAKE) coverage-report diff-coverage || true; \
+	$(TESTKIT) gates coverage diff-coverage || exit 1; \
+	if [ "$$status" -ne 0 ]; then echo "coverage-gate: the measured test run failed (pytest exit $$status)" >&2; exit 1; fi
+
+.PHONY: gates-verdict
+gates-verdict: install | $(REPORTS_DIR) ## Judge every gate from the runs already made: flakiness check, coverage, diff coverage, then the table
+	-$(SUBMAKE) flakiness-gate
+	-$(SUBMAKE) coverage-report
+	-$(SUBMAKE) diff-coverage
+	$(TESTKIT) gates $(QUALITY_GATES)
+
+.PHONY: quality-gates
+quality-gates: install | $(REPORTS_DIR) ## Run every gate (security, flakiness, quarantine, performance, coverage, diff coverage, adversarial); exit 1 if any fails
+	rm -f $(GATE_REPORTS)
+	$(COVERAGE) erase
+	-$(SUBMAKE) security-gate PYTEST='$(COVERAGE_PYTEST)'
+	-$(SUBMAKE) adversarial-gate PYTEST='$(COVERAGE_PYTEST)'
+	-$(COVERAGE_PYTEST) -m 'not security and not adversarial' $(ARGS)
+	$(if $(SERVICE_PACKAGE),-$(SUBMAKE) performance-gate)
+	$(SUBMAKE) gates-verdict
+
+# test-all-enhanced: each tier once, in this order (those this project has), then the gates.
+# Security and adversarial run through their gate targets (the same tests, plus the reports
+# their gates read); perf runs as the performance gate's smoke rounds. Every other step runs
+# under coverage (perf excepted: a tracer would skew its timings), so the coverage gate judges
+# these same runs instead of running the suite again.
+ENHANCED_ORDER := unit property contract integration e2e rag realtime security adversarial \
+	observability chaos perf
+ENHANCED_TARGET_security := security-gate
+ENHANCED_TARGET_adversarial := adversarial-gate
+ENHANCED_TARGET_chaos := chaos
+ENHANCED_TARGET_perf := $(if $(SERVICE_PACKAGE),performance-gate,test-perf)
+ENHANCED_PLAN := $(foreach tier,$(filter $(TIERS),$(ENHANCED_ORDER)),\
+	$(tier):$(or $(ENHANCED_TARGET_$(tier)),test-$(tier))) quality-gates:gates-verdict
+ENHANCED_SUMMARY := $(REPORTS_DIR)/test-all-enhanced.tsv
+
+.PHONY: test-all-enhanced
+test-all-enhanced: install | $(REPORTS_DIR) ## Every tier in order, then the quality gates; a summary table (tier, result, duration); exit 1 if any step failed
+	rm -f $(GATE_REPORTS) $(ENHANCED_SUMMARY)
+	$(COVERAGE) erase
+	@for step in $(ENHANCED_PLAN); do \
+		tier=$${step%%:*}; target=$${step#*:}; \
+		case $$target in performance-gate|test-perf|gates-verdict) pytest='$(PYTEST)';; \
+			*) pytest='$(COVERAGE_PYTEST)';; esac; \
+		echo "==> test-all-enhanced: $$tier (make $$target)"; start=$$(date +%s); \
+		if $(SUBMAKE) $$target PYTEST="$$pytest"; then result=PASS; else result=FAIL; fi; \
+		printf '%s\t%s\t%s\t%s\n' "$$tier" "$$target" "$$result" "$$(($$(date +%s) - start))" \
+			>> $(ENHANCED_SUMMARY); \
+	done
+	@awk -F'\t' 'BEGIN { printf "\n%-15s %-20s %-7s %9s\n", "tier", "target", "result", "duration" } \
+		{ printf "%-15s %-20s %-7s %8ss\n", $$1, $$2, $$3, $$4; total += $$4; \
+		  if ($$3 != "PASS") failed = failed " " $$1 } \
+		END { printf "%-15s %-20s %-7s %8ss\n", "total", "", "", total; \
+		  if (failed != "") { print "test-all-enhanced: FAILED:" failed; exit 1 } \
+		  print "test-all-enhanced: passed" }' $(ENHANCED_SUMMARY)

@@ -23,7 +23,14 @@ from testkit.infra.checks import check_service
 from testkit.infra.leftovers import remove_leftovers
 
 # Modules that contribute a subcommand (see the module docstring), in `--help` order.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "testkit.perf.cli",
+    "testkit.analytics.commands",
+    "testkit.analytics.impact_cli",
+    "testkit.analytics.report",
+    "testkit.diff_coverage",
+    "testkit.gates",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,12 +7,14 @@ xdist worker its own database, so parallel workers never collide.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from testkit import isolation
+from testkit.chaos.servers import KillableServer, ServerKind, ServerUnavailable, ephemeral
 from testkit.infra.local_binary import LocalBinarySource, LocalServer
 from testkit.infra.manager import ServiceUnavailable
 from testkit.infra.protocol import Endpoint, ProbeStatus, Service, SourceStartError
@@ -24,6 +26,9 @@ __all__ = [
     "PostgresSchema",
     "RedisNamespace",
     "dedicated_nats_server",
+    "ephemeral_nats",
+    "ephemeral_postgres",
+    "ephemeral_redis",
     "nats_server",
     "nats_subject_prefix",
     "postgres_database",
@@ -149,3 +154,35 @@ def dedicated_nats_server() -> Iterator[LocalServer]:
         yield server
     finally:
         server.stop()
+
+
+def _killable(config: pytest.Config, kind: ServerKind) -> Iterator[KillableServer]:
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(ephemeral(kind))
+        except ServerUnavailable as unavailable:
+            if get_state(config).require_infra:
+                pytest.fail(f"TESTKIT_REQUIRE_INFRA=1: {unavailable}", pytrace=False)
+            pytest.skip(f"killable {kind} server unavailable: {unavailable}")
+        except SourceStartError as error:
+            pytest.fail(f"killable {kind} server did not start: {error}", pytrace=False)
+        yield server
+
+
+@pytest.fixture
+def ephemeral_postgres(pytestconfig: pytest.Config) -> Iterator[KillableServer]:
+    """A PostgreSQL of this test's own (testkit.chaos.servers): kill() is SIGKILL, start()
+    brings it back on the same port and data dir. The shared server is never touched."""
+    yield from _killable(pytestconfig, "postgres")
+
+
+@pytest.fixture
+def ephemeral_redis(pytestconfig: pytest.Config) -> Iterator[KillableServer]:
+    """A Redis of this test's own (append-only file on), killable and restartable."""
+    yield from _killable(pytestconfig, "redis")
+
+
+@pytest.fixture
+def ephemeral_nats(pytestconfig: pytest.Config) -> Iterator[KillableServer]:
+    """A nats-server of this test's own (JetStream on a file store), killable and restartable."""
+    yield from _killable(pytestconfig, "nats")

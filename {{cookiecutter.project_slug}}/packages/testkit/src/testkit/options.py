@@ -68,12 +68,60 @@ ADVERSARIAL_BUDGET = Setting(
     "PERCENT",
 )
 
+# The chaos tier's fault proxy: a real Toxiproxy when set, the in-process one otherwise.
+TOXIPROXY_URL = Setting(
+    "toxiproxy_url",
+    "TOXIPROXY_URL",
+    "Toxiproxy API (e.g. http://127.0.0.1:8474) for the fault proxy; in-process when unset.",
+    "URL",
+)
+
+# Impact selection (testkit.analytics.impact): record the map, or run only affected tests.
+IMPACT_CHANGED = Setting(
+    "impact_changed",
+    "TESTKIT_IMPACT_CHANGED",
+    "Comma-separated changed files: run only the tests the impact map says they affect.",
+    "FILES",
+)
+IMPACT_BASE = Setting(
+    "impact_base",
+    "TESTKIT_IMPACT_BASE",
+    "Git ref: run only the tests affected by the changes since it (committed or not).",
+    "REF",
+)
+IMPACT_RECORD = Setting(
+    "impact_record",
+    "TESTKIT_IMPACT_RECORD",
+    "1: record which tests execute which code (coverage.py) and write the impact map.",
+    "0|1",
+)
+IMPACT_MAP = Setting(
+    "impact_map",
+    "TESTKIT_IMPACT_MAP",
+    "Impact map file, relative to the rootdir (default .testkit/impact-map.json).",
+    "FILE",
+)
+
 # The explicit-URL setting of each service (infrastructure source 1).
 URL_SETTINGS: dict[Service, Setting] = {
     "postgres": POSTGRES_URL,
     "redis": REDIS_URL,
     "nats": NATS_URL,
 }
+
+# Test analytics (testkit.analytics): the run history and the quarantine file.
+HISTORY = Setting(
+    "history",
+    "TESTKIT_HISTORY",
+    "Run history file, relative to the rootdir (default .testkit/history.db); off: no history.",
+    "PATH|off",
+)
+QUARANTINE = Setting(
+    "quarantine",
+    "TESTKIT_QUARANTINE",
+    "Quarantine file, relative to the rootdir (default tests/quarantine.toml).",
+    "FILE",
+)
 
 SETTINGS: tuple[Setting, ...] = (
     MODE,
@@ -86,6 +134,13 @@ SETTINGS: tuple[Setting, ...] = (
     RECORD,
     CASSETTE_DIR,
     ADVERSARIAL_BUDGET,
+    HISTORY,
+    QUARANTINE,
+    IMPACT_CHANGED,
+    IMPACT_BASE,
+    IMPACT_RECORD,
+    IMPACT_MAP,
+    TOXIPROXY_URL,
 )
 
 

@@ -11,7 +11,10 @@ from typing import cast
 import pytest
 
 from testkit import fixtures, golden, options
+from testkit.analytics.impact import register_impact
+from testkit.analytics.wiring import register_analytics
 from testkit.budget import AdversarialBudget, resolve_budget
+from testkit.chaos import plugin as chaos_plugin
 from testkit.header import format_header
 from testkit.infra import InfraManager, default_sources, installed_services
 from testkit.infra.addresses import host_port
@@ -84,6 +87,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(fixtures, "testkit-fixtures")
     config.pluginmanager.register(golden, "testkit-golden")
     config.pluginmanager.register(golden.GoldenReporter(), "testkit-golden-reporter")
+    config.pluginmanager.register(chaos_plugin, "testkit-chaos")
+    # History (controller only), duration regressions, quarantine (every process).
+    register_analytics(config)
+    # Impact map recording (--testkit-impact-record) or selection (--testkit-impact-changed/base).
+    register_impact(config)
     if not hasattr(config, "workerinput"):
         # The controller sees every report (xdist workers forward theirs); silent without
         # adversarial tests, so it costs nothing in other runs.
@@ -117,7 +125,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_report_header(config: pytest.Config) -> str:
     state = get_state(config)
-    return format_header(state.mode.name, state.seed.seed, state.infra.resolutions())
+    header = format_header(state.mode.name, state.seed.seed, state.infra.resolutions())
+    return f"{header} {chaos_plugin.header_part(config)}"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -25,14 +25,17 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="Bearer")
 _admin_header = APIKeyHeader(name="X-Admin-Token", auto_error=False, scheme_name="AdminToken")
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
+    # The dependencies here are async although they do no I/O: FastAPI runs a plain `def`
+    # dependency on a worker thread, and starting a thread is what fails first when the
+    # process is short of memory (RLIMIT_AS, a container limit), turning requests into 500s.
     return cast(Resources, request.app.state.resources)
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
-def get_settings(resources: ResourcesDep) -> Settings:
+async def get_settings(resources: ResourcesDep) -> Settings:
     return resources.settings
 
 
@@ -47,14 +50,14 @@ async def get_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def get_search_cache(resources: ResourcesDep) -> SearchCache:
+async def get_search_cache(resources: ResourcesDep) -> SearchCache:
     return resources.search_cache
 
 
 SearchCacheDep = Annotated[SearchCache, Depends(get_search_cache)]
 
 
-def get_rate_limiter(resources: ResourcesDep) -> RateLimiter:
+async def get_rate_limiter(resources: ResourcesDep) -> RateLimiter:
     return resources.rate_limiter
 
 
@@ -114,7 +117,7 @@ async def rate_limited_principal(
 PrincipalDep = Annotated[Principal, Depends(rate_limited_principal)]
 
 
-def require_admin(
+async def require_admin(
     settings: SettingsDep, token: Annotated[str | None, Security(_admin_header)]
 ) -> None:
     if token is None or not credentials.tokens_match(

@@ -28,6 +28,9 @@ from {{ cookiecutter.package_name }}.openapi_errors import (
 from {{ cookiecutter.package_name }}.request_size import (
     RequestSizeLimitMiddleware,
 )
+from {{ cookiecutter.package_name }}.request_timeout import (
+    RequestTimeoutMiddleware,
+)
 from {{ cookiecutter.package_name }}.resources import (
     build_resources,
 )
@@ -71,6 +74,7 @@ def create_app(
     app.include_router(ask.router)
     app.include_router(ingest.router)
     app.add_middleware(RequestSizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestTimeoutMiddleware, timeout_seconds=settings.request_timeout_seconds)
     # Registered last, so outermost: it times and counts every response, 413s included.
     metrics = Metrics(outbox_lag=outbox_lag_probe(resources.sessionmaker))
     app.state.metrics = metrics
@@ -79,7 +83,19 @@ def create_app(
     document_common_errors(app)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
+    app.add_exception_handler(MemoryError, _out_of_memory)
     return app
+
+
+async def _out_of_memory(request: Request, exc: Exception) -> JSONResponse:
+    # An allocation failed (memory limit reached): this request is dropped, the process and
+    # every other request carry on; 503 tells the client that a retry may well succeed.
+    logger.warning("out of memory serving %s %s", request.method, request.url.path)
+    return JSONResponse(
+        {"detail": "server under memory pressure, retry shortly"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "1"},
+    )
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

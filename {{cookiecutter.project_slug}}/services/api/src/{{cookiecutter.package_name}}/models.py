@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -23,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 TITLE_MAX_LENGTH = 200
 BODY_MAX_LENGTH = 100_000
 NAME_MAX_LENGTH = 100
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 # Title lexemes get label A and body lexemes label B, so ts_rank_cd can weight them
 # (search_query.rank_weights). Postgres keeps the column up to date on every write.
@@ -80,12 +82,17 @@ class Document(Base):
         # Serves the tenant's newest-first keyset pagination without a sort.
         Index("ix_documents_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_documents_search_vector", "search_vector", postgresql_using="gin"),
+        # A retried create with the same Idempotency-Key finds the original (migration 0003).
+        UniqueConstraint(
+            "tenant_id", "idempotency_key", name="uq_documents_tenant_idempotency_key"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
     body: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_MAX_LENGTH))
     created_at: Mapped[datetime] = _timestamp()
     updated_at: Mapped[datetime] = _timestamp(onupdate=True)
     search_vector: Mapped[str] = mapped_column(

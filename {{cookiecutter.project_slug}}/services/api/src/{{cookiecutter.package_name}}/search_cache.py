@@ -3,6 +3,10 @@
 Every cache key embeds the tenant's current generation; a write bumps the counter, so
 all of that tenant's cached results become unreachable at once (and expire by TTL)
 without scanning for keys. Works with clients in either decode_responses mode.
+
+An invalidation that fails (Redis down) is remembered and retried before this process next
+uses the cache, so entries cached before an outage are never served after it by this
+process (another instance may serve them until their TTL ends).
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ class SearchCache:
         self._redis = redis
         self._key_prefix = key_prefix
         self._ttl_seconds = ttl_seconds
+        # Tenants whose invalidation failed: bumped before the cache is trusted again.
+        self._pending_invalidations: set[uuid.UUID] = set()
 
     async def get_or_compute(
         self,
@@ -70,6 +76,7 @@ class SearchCache:
         compute: Callable[[], Awaitable[list[SearchHit]]],
     ) -> CachedSearch:
         try:
+            await self._retry_pending_invalidations()
             generation = await self.generation(tenant_id=tenant_id)
             key = entry_key(
                 key_prefix=self._key_prefix, tenant_id=tenant_id, generation=generation, query=query
@@ -96,9 +103,16 @@ class SearchCache:
 
     async def invalidate(self, *, tenant_id: uuid.UUID) -> None:
         """Make every cached search of the tenant unreachable. Call after the write commits."""
+        self._pending_invalidations.add(tenant_id)
         try:
-            await self._redis.incr(generation_key(key_prefix=self._key_prefix, tenant_id=tenant_id))
+            await self._retry_pending_invalidations()
         except RedisError as exc:
-            # The write itself succeeded; entries cached before it may be served until
-            # their TTL runs out. Logged so an operator can correlate stale reads.
-            logger.warning("search cache invalidation failed (%s); stale up to TTL", exc)
+            # The write itself succeeded. This process retries the bump before it reads the
+            # cache again; other instances may serve older entries until their TTL ends.
+            logger.warning("search cache invalidation failed (%s); retried later", exc)
+
+    async def _retry_pending_invalidations(self) -> None:
+        """Bump every tenant whose invalidation has not reached Redis yet (raises RedisError)."""
+        for tenant_id in list(self._pending_invalidations):
+            await self._redis.incr(generation_key(key_prefix=self._key_prefix, tenant_id=tenant_id))
+            self._pending_invalidations.discard(tenant_id)

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, gt=0)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_application_name: str = "knowledge-base-api"
+    # Whole-request deadline (request_timeout.py): a hung dependency ends in 503, not a wait.
+    # Above the other bounds (database, OpenAI and ingest timeouts) so those answer first.
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = "kb:"
     redis_decode_responses: bool = False

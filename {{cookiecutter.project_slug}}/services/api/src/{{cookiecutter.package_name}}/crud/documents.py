@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Float, bindparam, cast, delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, REAL
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.models import Document
@@ -24,9 +26,16 @@ from {{ cookiecutter.package_name }}.search_query import (
 
 
 async def create_document(
-    session: AsyncSession, *, tenant_id: uuid.UUID, title: str, body: str
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    title: str,
+    body: str,
+    idempotency_key: str | None = None,
 ) -> Document:
-    document = Document(tenant_id=tenant_id, title=title, body=body)
+    document = Document(
+        tenant_id=tenant_id, title=title, body=body, idempotency_key=idempotency_key
+    )
     session.add(document)
     await session.flush()
     await record_event(
@@ -36,6 +45,57 @@ async def create_document(
         payload=_event_payload(document),
     )
     return document
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The document, and whether an earlier request with the same key created it."""
+
+    document: Document
+    replayed: bool
+
+
+async def create_document_once(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    title: str,
+    body: str,
+    idempotency_key: str,
+) -> Created:
+    """Create the document unless the tenant already did with this key; then return that one.
+
+    A client that lost the response (timeout, crashed server, cut connection) retries with
+    the same key and gets the original document, never a second one. Two concurrent requests
+    with one key race on the unique constraint: the loser's insert waits for the winner's
+    commit, fails, and returns the winner's row.
+    """
+    existing = await _by_idempotency_key(session, tenant_id=tenant_id, key=idempotency_key)
+    if existing is not None:
+        return Created(existing, replayed=True)
+    try:
+        async with session.begin_nested():
+            document = await create_document(
+                session,
+                tenant_id=tenant_id,
+                title=title,
+                body=body,
+                idempotency_key=idempotency_key,
+            )
+    except IntegrityError:
+        existing = await _by_idempotency_key(session, tenant_id=tenant_id, key=idempotency_key)
+        if existing is None:  # the conflict was something else: not ours to hide
+            raise
+        return Created(existing, replayed=True)
+    return Created(document, replayed=False)
+
+
+async def _by_idempotency_key(
+    session: AsyncSession, *, tenant_id: uuid.UUID, key: str
+) -> Document | None:
+    return await session.scalar(
+        select(Document).where(Document.tenant_id == tenant_id, Document.idempotency_key == key)
+    )
 
 
 async def get_document(

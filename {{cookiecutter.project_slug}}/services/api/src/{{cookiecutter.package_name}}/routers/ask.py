@@ -81,7 +81,7 @@ class AskResponse(BaseModel):
     )
 
 
-def get_answer_provider(resources: ResourcesDep) -> AnswerProvider:
+async def get_answer_provider(resources: ResourcesDep) -> AnswerProvider:
     return resources.answer_provider
 
 

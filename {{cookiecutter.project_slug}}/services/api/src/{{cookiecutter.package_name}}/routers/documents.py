@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from {{ cookiecutter.package_name }}.crud import documents
 from {{ cookiecutter.package_name }}.dependencies import (
@@ -13,7 +13,10 @@ from {{ cookiecutter.package_name }}.dependencies import (
     SearchCacheDep,
     SessionDep,
 )
-from {{ cookiecutter.package_name }}.models import Document
+from {{ cookiecutter.package_name }}.models import (
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    Document,
+)
 from {{ cookiecutter.package_name }}.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -37,13 +40,64 @@ def _not_found() -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, detail="document not found")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        pattern=r"^[!-~]+$",
+        description=(
+            "A client-chosen key (printable ASCII, e.g. a UUID) making the create safe to "
+            "retry: a later request of the same tenant with the same key creates nothing and "
+            f"returns the original document, with `{REPLAYED_HEADER}: true`. Retry with the "
+            "same key whenever a create's outcome is unknown (timeout, cut connection, 503)."
+        ),
+    ),
+]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        status.HTTP_201_CREATED: {
+            "headers": {
+                REPLAYED_HEADER: {
+                    "description": "`true` when an earlier request with the same "
+                    "Idempotency-Key created this document (nothing new was created).",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            }
+        }
+    },
+)
 async def create_document(
-    body: DocumentCreate, principal: PrincipalDep, session: SessionDep, cache: SearchCacheDep
+    body: DocumentCreate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    cache: SearchCacheDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> DocumentOut:
-    document = await documents.create_document(
-        session, tenant_id=principal.tenant_id, title=body.title, body=body.body
-    )
+    if idempotency_key is None:
+        document = await documents.create_document(
+            session, tenant_id=principal.tenant_id, title=body.title, body=body.body
+        )
+    else:
+        created = await documents.create_document_once(
+            session,
+            tenant_id=principal.tenant_id,
+            title=body.title,
+            body=body.body,
+            idempotency_key=idempotency_key,
+        )
+        document = created.document
+        if created.replayed:
+            response.headers[REPLAYED_HEADER] = "true"
+            return DocumentOut.model_validate(document)
     await session.commit()
     await cache.invalidate(tenant_id=principal.tenant_id)
     return DocumentOut.model_validate(document)

@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }} import nats_link
 from {{ cookiecutter.package_name }}.dependencies import (
     ResourcesDep,
 )
+from {{ cookiecutter.package_name }}.request_timeout import within
 from {{ cookiecutter.package_name }}.resources import Resources
 from {{ cookiecutter.package_name }}.schemas import (
     CheckStatus,
@@ -53,10 +54,16 @@ async def readyz(resources: ResourcesDep, response: Response) -> ReadinessReport
     return ReadinessReport(status="degraded" if degraded else "ok", checks=checks)
 
 
+async def _select_one(resources: Resources) -> None:
+    async with resources.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
 async def _check_postgres(resources: Resources) -> CheckStatus:
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), resources.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        # Not asyncio.timeout: on a blackholed network the cancelled query's cleanup would
+        # hold the probe for its own timeouts; `within` answers at the deadline.
+        await within(_select_one(resources), seconds=CHECK_TIMEOUT_SECONDS)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         logger.warning("readiness: postgres check failed: %s", exc)
         return "down"

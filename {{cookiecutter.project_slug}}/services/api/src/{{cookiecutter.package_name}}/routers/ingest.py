@@ -61,7 +61,7 @@ class IngestRequest(RequestBody):
     url: str = Field(min_length=1, max_length=MAX_URL_LENGTH, description="An http or https URL.")
 
 
-def get_url_fetcher(settings: SettingsDep) -> UrlFetcher:
+async def get_url_fetcher(settings: SettingsDep) -> UrlFetcher:
     """The fetcher for this request; tests override this dependency to fake DNS and hosts."""
     return UrlFetcher(FetchPolicy.from_settings(settings), resolver=SystemResolver())
 

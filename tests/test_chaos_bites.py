@@ -1,0 +1,161 @@
+"""The chaos scenarios bite: break the baked service the way they guard against, and they fail.
+
+One default bake is installed once. Each case patches the service, runs one scenario under a
+deadline of its own (a subprocess timeout, so a scenario that hangs instead of failing is
+caught too), and restores the files:
+
+- nats_outage fails for a service that skips the outbox and publishes to NATS directly
+  (events written while NATS is down are lost);
+- postgres_latency fails, within its own request deadline, for a service whose database
+  connections carry no statement_timeout (requests to a stalled database hang).
+
+The control runs both scenarios unmutated: they pass, so each failure is the mutation's doing.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from _bake import REAL_SERVICES, SUPPORTED, bake, clean_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chaos-bake")]
+
+PACKAGE = "services/api/src/acme_knowledge_base"
+# A scenario that neither passes nor fails within this hangs: the bite test says so.
+SCENARIO_DEADLINE_SECONDS = 240
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: str
+    original: str
+    mutated: str
+
+
+DIRECT_PUBLISH = (
+    # The write records no outbox event...
+    Edit(
+        f"{PACKAGE}/crud/documents.py",
+        "    await record_event(\n        session,\n        tenant_id=tenant_id,\n"
+        "        event_type=EventType.DOCUMENT_CREATED,",
+        "    _skipped_event = dict(\n        tenant_id=tenant_id,\n"
+        "        event_type=EventType.DOCUMENT_CREATED,",
+    ),
+    # ...and the route publishes it to NATS itself after the commit, when connected.
+    Edit(
+        f"{PACKAGE}/routers/documents.py",
+        "from acme_knowledge_base.dependencies import (\n",
+        "from acme_knowledge_base.event_messages import EventMessage, tenant_subject\n"
+        "from acme_knowledge_base.dependencies import (\n    ResourcesDep,\n",
+    ),
+    Edit(
+        f"{PACKAGE}/routers/documents.py",
+        "    response: Response,\n    idempotency_key: IdempotencyKey = None,\n) -> DocumentOut:",
+        "    response: Response,\n    resources: ResourcesDep,\n"
+        "    idempotency_key: IdempotencyKey = None,\n) -> DocumentOut:",
+    ),
+    Edit(
+        f"{PACKAGE}/routers/documents.py",
+        "    await session.commit()\n    await cache.invalidate(tenant_id=principal.tenant_id)\n"
+        "    return DocumentOut.model_validate(document)\n\n\n@router.get",
+        "    await session.commit()\n"
+        "    if resources.nats.client is not None:\n"
+        "        message = EventMessage(\n"
+        "            id=document.id.int % 2**62, previous_id=None, tenant_id=principal.tenant_id,\n"
+        "            type='document.created', created_at=document.created_at,\n"
+        "            payload={'document': {'id': str(document.id)}},\n"
+        "        )\n"
+        "        await resources.nats.client.jetstream().publish(\n"
+        "            tenant_subject(resources.settings.nats_subject_prefix, principal.tenant_id),\n"
+        "            message.to_json().encode(),\n"
+        "        )\n"
+        "    await cache.invalidate(tenant_id=principal.tenant_id)\n"
+        "    return DocumentOut.model_validate(document)\n\n\n@router.get",
+    ),
+)
+
+NO_STATEMENT_TIMEOUT = (
+    Edit(
+        f"{PACKAGE}/db.py",
+        '    options.append(f"-c statement_timeout={settings.db_statement_timeout_ms}")\n',
+        "",
+    ),
+)
+
+NATS_OUTAGE = "tests/chaos/test_nats_outage.py"
+POSTGRES_LATENCY = "tests/chaos/test_postgres_latency.py"
+
+
+@pytest.fixture(scope="session")
+def chaos_project(
+    template: Path, cookiecutter_config: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    project = bake(
+        template, tmp_path_factory.mktemp("chaos"), cookiecutter_config, SUPPORTED["default"]
+    )
+    install = subprocess.run(
+        ["make", "install"], cwd=project, env=clean_env(), capture_output=True, text=True
+    )
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    return project
+
+
+@contextmanager
+def applied(project: Path, edits: tuple[Edit, ...]) -> Iterator[None]:
+    with ExitStack() as restore:
+        for edit in edits:
+            path = project / edit.path
+            source = path.read_text(encoding="utf-8")
+            assert source.count(edit.original) == 1, f"the mutation no longer applies to {path}"
+            path.write_text(source.replace(edit.original, edit.mutated), encoding="utf-8")
+            restore.callback(path.write_text, source, encoding="utf-8")
+        yield
+
+
+def run_scenarios(project: Path, *paths: str) -> subprocess.CompletedProcess[str]:
+    """The scenarios, under the deadline: a hang fails here with TimeoutExpired, named."""
+    try:
+        return subprocess.run(
+            [str(project / ".venv/bin/pytest"), "-q", "-p", "no:randomly", "-rf", *paths],
+            cwd=project,
+            env=clean_env(**REAL_SERVICES),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=SCENARIO_DEADLINE_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{paths} hung past {SCENARIO_DEADLINE_SECONDS}s instead of failing")
+
+
+def failed_tests(output: str) -> list[str]:
+    return re.findall(r"^FAILED (\S+)", output, flags=re.MULTILINE)
+
+
+def test_nats_outage_catches_a_service_that_skips_the_outbox(chaos_project: Path) -> None:
+    with applied(chaos_project, DIRECT_PUBLISH):
+        result = run_scenarios(chaos_project, NATS_OUTAGE)
+    output = result.stdout
+    assert result.returncode == 1, output[-4000:]
+    assert failed_tests(output) == [f"{NATS_OUTAGE}::test_nats_outage"], output[-4000:]
+
+
+def test_postgres_latency_catches_a_database_without_timeout(chaos_project: Path) -> None:
+    with applied(chaos_project, NO_STATEMENT_TIMEOUT):
+        result = run_scenarios(chaos_project, POSTGRES_LATENCY)
+    # Failed (not hung: run_scenarios would have said so), and because a request hung.
+    assert result.returncode == 1, result.stdout[-4000:]
+    assert failed_tests(result.stdout) == [f"{POSTGRES_LATENCY}::test_postgres_latency"]
+    assert "a request to a stalled database hung" in result.stdout, result.stdout[-4000:]
+
+
+def test_the_unmutated_scenarios_pass(chaos_project: Path) -> None:
+    result = run_scenarios(chaos_project, NATS_OUTAGE, POSTGRES_LATENCY)
+    assert result.returncode == 0, result.stdout[-4000:]

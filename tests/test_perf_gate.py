@@ -1,0 +1,152 @@
+"""The perf gates bite: a 50 ms sleep in the search endpoint fails performance-gate and perf-ab,
+and both name search; on unchanged code the same commands pass (slow).
+
+One default bake, installed and committed to a git repository of its own (perf-ab builds
+BASE=HEAD in a worktree). Rounds are short (5 s, 1 s of it warm-up): enough for the search
+endpoint's median, which a 50 ms sleep moves from ~10 ms to ~60 ms in every round.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from _bake import REAL_SERVICES, SUPPORTED, bake, clean_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("perf-gate")]
+
+SEARCH = "services/api/src/acme_knowledge_base/routers/search.py"
+ROUNDS = "--round-seconds 5"
+SLEEP_IMPORT = ("from typing import Annotated\n", "import asyncio\nfrom typing import Annotated\n")
+SLEEP_CALL = (
+    "    try:\n        query = normalise_query(q, limit=limit)\n",
+    "    await asyncio.sleep(0.05)\n    try:\n        query = normalise_query(q, limit=limit)\n",
+)
+
+
+def make(project: Path, *arguments: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run a make target; a failing recipe makes make exit 2 and print the recipe's code."""
+    return subprocess.run(
+        ["make", *arguments],
+        cwd=project,
+        env=clean_env(**REAL_SERVICES),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def perf_project(
+    template: Path, cookiecutter_config: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    project = bake(
+        template, tmp_path_factory.mktemp("perf"), cookiecutter_config, SUPPORTED["default"]
+    )
+    install = make(project, "install")
+    assert install.returncode == 0, install.stdout[-3000:]
+    git = [
+        "git",
+        "-c",
+        "user.name=Perf Tests",
+        "-c",
+        "user.email=perf@example.com",
+        "-c",
+        "commit.gpgsign=false",
+    ]
+    for command in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "base"]):
+        subprocess.run([*git, *command], cwd=project, check=True)
+    return project
+
+
+@contextmanager
+def slow_search(project: Path) -> Iterator[None]:
+    path = project / SEARCH
+    source = path.read_text(encoding="utf-8")
+    mutated = source
+    for original, replacement in (SLEEP_IMPORT, SLEEP_CALL):
+        assert mutated.count(original) == 1, f"the mutation no longer applies to {path}"
+        mutated = mutated.replace(original, replacement)
+    path.write_text(mutated, encoding="utf-8")
+    try:
+        yield
+    finally:
+        path.write_text(source, encoding="utf-8")
+
+
+def test_an_unknown_profile_is_refused_in_one_line(perf_project: Path) -> None:
+    result = make(perf_project, "perf", "PROFILE=soak")
+
+    assert result.returncode != 0
+    assert (
+        "testkit perf: unknown perf profile 'soak'; valid profiles: smoke, baseline, stress, spike"
+        in result.stdout
+    )
+
+
+def test_smoke_run_writes_locust_reports_and_the_summary(perf_project: Path) -> None:
+    result = make(perf_project, "perf", "PROFILE=smoke")
+
+    assert result.returncode == 0, result.stdout[-4000:]
+    reports = perf_project / "locust-reports" / "smoke"
+    assert (reports / "report.html").is_file()
+    assert (reports / "locust_stats.csv").is_file()
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["total"]["requests"] > 100
+    assert summary["total"]["error_rate"] == 0.0
+    assert {"GET /search", "GET /documents/{id}", "POST /ask", "POST /documents"} <= set(
+        summary["endpoints"]
+    )
+    assert 0 < summary["total"]["p50_ms"] <= summary["total"]["p95_ms"]
+
+
+def test_gate_passes_unchanged_code_and_fails_a_slow_search(perf_project: Path) -> None:
+    baseline = make(perf_project, "perf-baseline", f"PERF_ARGS={ROUNDS} --rounds 5")
+    assert baseline.returncode == 0, baseline.stdout[-4000:]
+    recorded = json.loads((perf_project / "perf/baselines/smoke.json").read_text())
+    assert len(recorded["rounds"]) == 5
+    assert len(recorded["metadata"]["commit"]) == 40
+    assert recorded["metadata"]["machine"]["cpu_count"] >= 1
+
+    unchanged = make(perf_project, "performance-gate", "PERF_ARGS=--max-rounds 7")
+    report = json.loads((perf_project / "reports/performance-gate.json").read_text())
+    # On a busy machine an unchanged run may end INCONCLUSIVE (exit 0); never REGRESSION.
+    assert unchanged.returncode == 0, unchanged.stdout[-4000:]
+    assert report["verdict"] in {"PASS", "INCONCLUSIVE"}
+
+    with slow_search(perf_project):
+        slowed = make(perf_project, "performance-gate", "PERF_ARGS=--max-rounds 7")
+
+    assert slowed.returncode != 0, slowed.stdout[-4000:]
+    assert "Error 1" in slowed.stdout  # testkit's own exit code: 1, a regression
+    report = json.loads((perf_project / "reports/performance-gate.json").read_text())
+    assert report["verdict"] == "REGRESSION"
+    assert "GET /search p50_ms" in report["regressions"]
+    assert "regressions: " in slowed.stdout
+    assert "GET /search p50_ms" in slowed.stdout.split("regressions: ")[-1]
+
+
+def test_perf_ab_passes_unchanged_code_and_fails_a_slow_search(perf_project: Path) -> None:
+    unchanged = make(
+        perf_project, "perf-ab", "BASE=HEAD", f"PERF_ARGS={ROUNDS} --pairs 5 --max-pairs 6"
+    )
+    assert unchanged.returncode == 0, unchanged.stdout[-4000:]
+    report = json.loads((perf_project / "reports/perf-ab.json").read_text())
+    assert report["verdict"] in {"PASS", "INCONCLUSIVE"}
+
+    with slow_search(perf_project):
+        result = make(perf_project, "perf-ab", "BASE=HEAD", f"PERF_ARGS={ROUNDS} --pairs 5")
+
+    assert result.returncode != 0, result.stdout[-4000:]
+    assert "Error 1" in result.stdout  # testkit's own exit code: 1, a regression
+    report = json.loads((perf_project / "reports/perf-ab.json").read_text())
+    assert report["mode"] == "ab"
+    assert report["verdict"] == "REGRESSION"
+    assert "GET /search p50_ms" in report["regressions"]
+    assert len(report["pairs"]["base"]) == len(report["pairs"]["candidate"]) >= 5

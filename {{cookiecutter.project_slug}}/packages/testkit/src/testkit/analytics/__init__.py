@@ -1,0 +1,1 @@
+"""Test analytics: run history, duration regressions, flakiness, quarantine, replay, impact."""

@@ -1,0 +1,141 @@
+"""The code fingerprint of a run: one hash of the source files the run saw.
+
+Two runs with the same fingerprint ran the same code, so a test that passed in one and failed in
+the other is flaky. In a git checkout the hashes come from git itself (`git ls-files -s` gives
+the blob hash of every tracked file, kept fresh by git's own stat cache), and only the files git
+reports as modified or untracked are read and hashed here. Outside git, the source files under
+the rootdir are hashed, with a cache keyed by (mtime, size) in .testkit/ so unchanged files are
+not read again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+# What counts as source: code, configuration, lock files and test data (docs do not).
+SOURCE_SUFFIXES = frozenset(
+    {".py", ".pyi", ".toml", ".lock", ".cfg", ".ini", ".json", ".sql", ".yaml", ".yml"}
+)
+# Never walked outside git: environments, caches and outputs.
+SKIPPED_DIRS = frozenset(
+    {"node_modules", "reports", "site", "build", "dist", "__pycache__", "venv", "locust-reports"}
+)
+CACHE_PATH = Path(".testkit") / "fingerprint-cache.json"
+LENGTH = 16  # hex characters kept: plenty to tell a project's code versions apart
+
+
+def is_source(path: str) -> bool:
+    return os.path.splitext(path)[1] in SOURCE_SUFFIXES
+
+
+def combine(hashes: Iterable[tuple[str, str]]) -> str:
+    """One short hash over (path, content hash) pairs, independent of their order."""
+    digest = hashlib.sha256()
+    for path, content in sorted(hashes):
+        digest.update(f"{path}\0{content}\n".encode())
+    return digest.hexdigest()[:LENGTH]
+
+
+def _file_hash(path: Path) -> str:
+    try:
+        return hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()
+    except OSError:
+        return "missing"
+
+
+def _git(rootdir: Path, *arguments: str) -> list[str] | None:
+    try:
+        completed = subprocess.run(
+            ["git", *arguments],
+            cwd=rootdir,
+            capture_output=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if completed.returncode != 0:
+        return None
+    return [entry for entry in completed.stdout.decode(errors="replace").split("\0") if entry]
+
+
+def in_git_checkout(rootdir: Path) -> bool:
+    """A .git beside rootdir or above it: a few stat calls, cheaper than asking git."""
+    return any((directory / ".git").exists() for directory in (rootdir, *rootdir.parents))
+
+
+def git_fingerprint(rootdir: Path) -> str | None:
+    """The fingerprint from git's index plus the working-tree changes; None outside git."""
+    if not in_git_checkout(rootdir.resolve()):
+        return None
+    staged = _git(rootdir, "ls-files", "-s", "-z", "--full-name", "--", ".")
+    if staged is None:
+        return None
+    hashes: dict[str, str] = {}
+    for entry in staged:
+        meta, _, path = entry.partition("\t")
+        parts = meta.split()
+        if len(parts) >= 2 and is_source(path):
+            hashes[path] = parts[1]
+    changed = _git(
+        rootdir, "ls-files", "-m", "-o", "--exclude-standard", "-z", "--full-name", "--", "."
+    )
+    top = _git(rootdir, "rev-parse", "--show-toplevel")
+    if changed and top:
+        toplevel = Path(top[0].strip())
+        for path in changed:
+            if is_source(path):
+                hashes[path] = _file_hash(toplevel / path)
+    return combine(hashes.items())
+
+
+def _walk_sources(rootdir: Path) -> Iterable[Path]:
+    for directory, subdirectories, files in os.walk(rootdir):
+        subdirectories[:] = [
+            name for name in subdirectories if not name.startswith(".") and name not in SKIPPED_DIRS
+        ]
+        for name in files:
+            if is_source(name):
+                yield Path(directory, name)
+
+
+def tree_fingerprint(rootdir: Path, cache_path: Path | None = None) -> str:
+    """The fingerprint of the source files under rootdir, reusing hashes of unchanged files."""
+    cache_file = cache_path or rootdir / CACHE_PATH
+    try:
+        cache: dict[str, list[object]] = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    fresh: dict[str, list[object]] = {}
+    hashes: list[tuple[str, str]] = []
+    for path in _walk_sources(rootdir):
+        relative = path.relative_to(rootdir).as_posix()
+        try:
+            status = path.stat()
+        except OSError:
+            continue
+        cached = cache.get(relative)
+        key: list[object] = [status.st_mtime_ns, status.st_size]
+        if isinstance(cached, list) and cached[:2] == key and isinstance(cached[2], str):
+            content = cached[2]
+        else:
+            content = _file_hash(path)
+        fresh[relative] = [*key, content]
+        hashes.append((relative, content))
+    if fresh != cache:
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            cache_file.write_text(json.dumps(fresh))
+        except OSError:
+            pass  # a read-only tree still gets its fingerprint, just without the cache
+    return combine(hashes)
+
+
+def code_fingerprint(rootdir: Path) -> str:
+    """git's view of the sources when rootdir is in a git checkout, else a walk of the tree."""
+    return git_fingerprint(rootdir) or tree_fingerprint(rootdir)

@@ -1,0 +1,495 @@
+"""Impact selection: from a change (files, or a git diff) and the impact map, the tests to run.
+
+`select_tests` is the decision, a pure function returning a `Selection` with its reasons:
+
+- a changed function selects the tests that executed it (function granularity: the AST digests
+  in the map are compared with the file as it is now, or, when the file is unchanged since the
+  map was built, git's changed lines are located in it);
+- a change to module-level code (imports, constants, class attributes) selects every test that
+  touched the file or any file importing it, directly or not;
+- a new or changed test file selects its own tests; tests not in the map (new, or failed or
+  skipped while it was built) are always selected;
+- a file matching ``impact_always_run`` (migrations, SQL, fixtures, conftest, pyproject, lock)
+  or a file the map does not know (and ``impact_ignore`` does not cover) selects everything;
+- files that differ from the map but are not in the change set make the map stale there: they
+  are treated as changed too, and the header says so.
+
+`ImpactSelector` applies it through pytest's own deselection and says why in the header.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import subprocess
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from testkit.analytics.impact_map import ImpactMap, ImpactMapError, read_map
+from testkit.analytics.recorder import note_selection
+from testkit.analytics.source_outline import file_digest, outline_source
+
+DEFAULT_ALWAYS_RUN = (
+    "**/migrations/**",
+    "*.sql",
+    "tests/_fixtures/**",
+    "conftest.py",
+    "pyproject.toml",
+    "uv.lock",
+    "alembic.ini",
+    "pytest.ini",
+    "setup.cfg",
+    "tox.ini",
+)
+DEFAULT_IGNORE = ("*.md", "docs/**", "LICENSE")
+DEFAULT_TEST_PATTERNS = ("test_*.py", "*_test.py")
+MAX_NAMED = 4  # reasons name at most this many functions or files, then count the rest
+
+
+def matches(path: str, pattern: str) -> bool:
+    """gitignore-like: a pattern without '/' matches the file name at any depth; '**/' may
+    match no directory at all."""
+    if "/" not in pattern:
+        return fnmatch.fnmatchcase(PurePosixPath(path).name, pattern)
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    return pattern.startswith("**/") and fnmatch.fnmatchcase(path, pattern[3:])
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactRules:
+    always_run: tuple[str, ...] = DEFAULT_ALWAYS_RUN
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+    test_patterns: tuple[str, ...] = DEFAULT_TEST_PATTERNS
+
+    def always_run_pattern(self, path: str) -> str | None:
+        return next((p for p in self.always_run if matches(path, p)), None)
+
+    def is_ignored(self, path: str) -> bool:
+        return any(matches(path, p) for p in self.ignore)
+
+    def is_test_file(self, path: str) -> bool:
+        name = PurePosixPath(path).name
+        patterns = self.test_patterns
+        return path.endswith(".py") and any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Changed files (relative to the rootdir) and, when git told us, their changed lines."""
+
+    files: tuple[str, ...]
+    source: str
+    lines: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What to run and why. ``run_all``: everything; otherwise ``tests`` (from the map), every
+    test in ``test_files``, and every test the map does not know."""
+
+    run_all: bool
+    tests: frozenset[str]
+    test_files: frozenset[str]
+    known_tests: frozenset[str]
+    reasons: tuple[str, ...]
+    stale: tuple[str, ...] = ()
+
+    def selects(self, nodeid: str) -> bool:
+        if self.run_all or nodeid in self.tests or nodeid not in self.known_tests:
+            return True
+        return nodeid.partition("::")[0] in self.test_files
+
+    def split(self, nodeids: Iterable[str]) -> tuple[list[str], list[str], int]:
+        """(selected, deselected, how many selected ones the map does not know)."""
+        selected: list[str] = []
+        deselected: list[str] = []
+        for nodeid in nodeids:
+            (selected if self.selects(nodeid) else deselected).append(nodeid)
+        unknown = 0 if self.run_all else sum(n not in self.known_tests for n in selected)
+        return selected, deselected, unknown
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _named(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:MAX_NAMED])
+    return shown + (f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else "")
+
+
+def _analyse_file(
+    path: str,
+    text: str | None,
+    impact_map: ImpactMap,
+    lines: tuple[int, ...] | None,
+) -> tuple[set[str], str]:
+    """The tests one changed file in the map affects, and how to say it."""
+    entry = impact_map.files[path]
+    affected: set[str] = set()
+    if text is None:
+        affected |= entry.tests()
+        for importer in impact_map.importers(path):
+            affected |= impact_map.files[importer].tests()
+        return affected, f"{path} deleted"
+    changed: list[str] = []
+    module_level = False
+    if file_digest(text) == entry.sha256:
+        if not lines:
+            # The map already shows this content: which part changed cannot be told.
+            affected = set(entry.tests())
+            importers = impact_map.importers(path)
+            for importer in importers:
+                affected |= impact_map.files[importer].tests()
+            return affected, (
+                f"{path} (as it was when the map was built, so the whole file and its "
+                f"{len(importers)} importing files)"
+            )
+        else:
+            for line in lines:
+                function = entry.function_at(line)
+                if function is None:
+                    module_level = True
+                elif function.name not in changed:
+                    changed.append(function.name)
+    else:
+        outline = outline_source(text)  # SyntaxError is the caller's to handle
+        now = outline.digests()
+        changed = [f.name for f in entry.functions if now.get(f.name) != f.digest]
+        module_level = outline.module_digest != entry.module_digest
+    for name in changed:
+        function = entry.function(name)
+        if function is not None:
+            affected |= function.tests
+    parts = [f"{path}:{name}" for name in changed]
+    if module_level:
+        affected |= entry.tests()
+        importers = impact_map.importers(path)
+        for importer in importers:
+            affected |= impact_map.files[importer].tests()
+        parts.append(f"{path} module level (and {len(importers)} importing files)")
+    if not parts:
+        return affected, f"{path}: no code change (comments or formatting)"
+    return affected, _named(parts) + " changed"
+
+
+def select_tests(
+    change: Change,
+    impact_map: ImpactMap,
+    current: Mapping[str, str | None],
+    rules: ImpactRules,
+) -> Selection:
+    """Decide what a change needs to run. ``current``: the text now (None: deleted) of every
+    file in the map and in the change."""
+    known = impact_map.tests
+    declared = set(change.files)
+    stale = sorted(
+        path
+        for path, entry in impact_map.files.items()
+        if path not in declared
+        and (current.get(path) is None or file_digest(current[path] or "") != entry.sha256)
+    )
+    reasons: list[str] = []  # about the declared change; stale files get one summary line
+    tests: set[str] = set()
+    test_files: set[str] = set()
+    run_all: list[str] = []
+    changed_functions: list[str] = []
+    for path in sorted(declared | set(stale)):
+        said_here = path in declared
+        pattern = rules.always_run_pattern(path)
+        if pattern is not None:
+            run_all.append(f"{path} matches impact_always_run {pattern!r}")
+            continue
+        is_test = rules.is_test_file(path)
+        if is_test:
+            test_files.add(path)
+            if said_here:
+                reasons.append(f"{path} {'deleted' if current.get(path) is None else 'changed'}")
+        if path in impact_map.files:
+            try:
+                affected, said = _analyse_file(
+                    path, current.get(path), impact_map, change.lines.get(path)
+                )
+            except SyntaxError as error:
+                run_all.append(f"{path} does not parse (line {error.lineno})")
+                continue
+            tests |= affected
+            if said_here and not is_test:
+                changed_functions.append(said)
+        elif not is_test:
+            if rules.is_ignored(path):
+                reasons.append(f"{path} ignored (impact_ignore)")
+            else:
+                run_all.append(f"{path} is not in the impact map (unknown change)")
+    reasons[:0] = changed_functions
+    if stale:
+        reasons.append(
+            f"map is stale: {_count(len(stale), 'file')} changed since it was built "
+            f"({_named(stale)}; "
+            "treated as changed; rebuild with make impact-map)"
+        )
+    if run_all:
+        shown = run_all[:MAX_NAMED]
+        if len(run_all) > MAX_NAMED:
+            shown.append(f"{len(run_all) - MAX_NAMED} more files run everything")
+        reasons[:0] = shown
+    if not declared and not stale:
+        reasons.append(f"no changed files ({change.source})")
+    return Selection(
+        run_all=bool(run_all),
+        tests=frozenset(tests),
+        test_files=frozenset(test_files),
+        known_tests=known,
+        reasons=tuple(reasons),
+        stale=tuple(stale),
+    )
+
+
+def format_selection(selection: Selection, *, total: int, selected: int, unknown: int) -> str:
+    """The line after collection, e.g. 'testkit impact: 37 of 606 tests selected: ...'."""
+    if selection.run_all:
+        return f"testkit impact: all {total} tests selected: " + "; ".join(selection.reasons)
+    tail = [*selection.reasons]
+    if unknown:
+        tail.append(f"{unknown} tests not in the map")
+    return f"testkit impact: {selected} of {total} tests selected: " + "; ".join(tail)
+
+
+# --- where changes come from ---------------------------------------------------------------
+
+
+def relative_path(raw: str, root: Path) -> str:
+    """A changed path as the map names it: relative to the rootdir, '/'-separated."""
+    path = Path(raw.strip())
+    if path.is_absolute():
+        try:
+            path = path.resolve().relative_to(root.resolve())
+        except ValueError:
+            return path.as_posix()
+    return PurePosixPath(path.as_posix()).as_posix().removeprefix("./")
+
+
+def change_from_files(raw: str, root: Path) -> Change:
+    """CHANGED_FILES: comma- or space-separated paths."""
+    files = tuple(
+        dict.fromkeys(relative_path(p, root) for p in re.split(r"[,\s]+", raw) if p.strip())
+    )
+    return Change(files=files, source="CHANGED_FILES")
+
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
+
+
+def parse_unified_zero(diff: str) -> dict[str, tuple[int, ...]]:
+    """New-side changed lines per file from ``git diff -U0`` (a pure deletion marks the lines
+    around it)."""
+    lines: dict[str, list[int]] = {}
+    current: str | None = None
+    for line in diff.splitlines():
+        if line.startswith("+++ "):
+            target = line[4:]
+            current = target[2:] if target.startswith("b/") else None
+            continue
+        match = _HUNK.match(line)
+        if match and current is not None:
+            start, count = int(match.group(1)), int(match.group(2) or "1")
+            span = range(start, start + count) if count else range(max(start, 1), start + 2)
+            lines.setdefault(current, []).extend(span)
+    return {path: tuple(sorted(set(found))) for path, found in lines.items()}
+
+
+class ChangeError(Exception):
+    """git could not tell what changed; the message says which command and why."""
+
+
+def _git(root: Path, *arguments: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *arguments], cwd=root, capture_output=True, text=True, check=False
+        )
+    except OSError as error:
+        raise ChangeError(f"git is not available: {error}") from error
+    if done.returncode != 0:
+        message = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ChangeError(f"git {' '.join(arguments)} failed: {message}")
+    return done.stdout
+
+
+def change_from_git(base: str, root: Path) -> Change:
+    """Changes of the working tree (committed since ``base``, uncommitted, untracked)."""
+    top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    _git(root, "rev-parse", "--verify", "--quiet", base + "^" + "{commit}")
+    names = _git(root, "diff", "--name-only", "--no-renames", base, "--").splitlines()
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "--full-name")
+    diff = parse_unified_zero(_git(root, "diff", "-U0", "--no-renames", "--no-color", base, "--"))
+
+    def rebase(path: str) -> str:
+        return relative_path(str(top / path), root)
+
+    files = tuple(dict.fromkeys(rebase(p) for p in [*names, *untracked.splitlines()] if p))
+    return Change(
+        files=files,
+        source=f"git diff {base}",
+        lines={rebase(path): found for path, found in diff.items()},
+    )
+
+
+# --- configuration and the current tree -----------------------------------------------------
+
+
+def load_rules(root: Path, test_patterns: Sequence[str] = DEFAULT_TEST_PATTERNS) -> ImpactRules:
+    """[tool.testkit] impact_always_run / impact_ignore in pyproject.toml, else the defaults."""
+    pyproject = root / "pyproject.toml"
+    table: dict[str, object] = {}
+    if pyproject.is_file():
+        table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("testkit", {})
+
+    def patterns(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = table.get(key, default)
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError(
+                f"[tool.testkit] {key} in {pyproject} must be a list of glob strings, got {value!r}"
+            )
+        return tuple(value)
+
+    return ImpactRules(
+        always_run=patterns("impact_always_run", DEFAULT_ALWAYS_RUN),
+        ignore=patterns("impact_ignore", DEFAULT_IGNORE),
+        test_patterns=tuple(test_patterns) or DEFAULT_TEST_PATTERNS,
+    )
+
+
+def read_current(root: Path, paths: Iterable[str]) -> dict[str, str | None]:
+    """The text of each path now; None for a file that is gone (or not text)."""
+    found: dict[str, str | None] = {}
+    for path in paths:
+        try:
+            found[path] = (root / path).read_text()
+        except (OSError, UnicodeDecodeError):
+            found[path] = None
+    return found
+
+
+def selection_for(change: Change, map_path: Path, root: Path, rules: ImpactRules) -> Selection:
+    """Load the map and the current files, then decide; a missing or unreadable map runs all."""
+    try:
+        impact_map = read_map(map_path)
+    except ImpactMapError as error:
+        return Selection(True, frozenset(), frozenset(), frozenset(), (str(error),))
+    current = read_current(root, [*impact_map.files, *change.files])
+    return select_tests(change, impact_map, current, rules)
+
+
+class ImpactSelector:
+    """Deselects what the selection leaves out (pytest_deselected) and says why."""
+
+    def __init__(self, change: Change, selection: Selection) -> None:
+        self._change = change
+        self._selection = selection
+        self._line: str | None = None
+
+    def pytest_report_header(self) -> str:
+        what = "everything" if self._selection.run_all else "affected tests only"
+        return f"testkit impact ({self._change.source}): {what}: " + "; ".join(
+            self._selection.reasons
+        )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        selected_ids, _, unknown = self._selection.split(item.nodeid for item in items)
+        keep = set(selected_ids)
+        deselected = [item for item in items if item.nodeid not in keep]
+        self._line = format_selection(
+            self._selection, total=len(items), selected=len(keep), unknown=unknown
+        )
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if item.nodeid in keep]
+
+    def pytest_report_collectionfinish(self) -> str | None:
+        return self._line
+
+
+DEFAULT_MAP = ".testkit/impact-map.json"
+
+
+def map_path(config: pytest.Config) -> Path:
+    from testkit import options
+
+    raw = options.get_setting(config, options.IMPACT_MAP) or DEFAULT_MAP
+    return config.rootpath / raw
+
+
+def impact_sources(root: Path) -> list[str]:
+    """[tool.testkit] impact_sources: globs of the roots to measure (default: every package's
+    src and tests, every service's src, tests/)."""
+    from testkit.analytics.impact_map import DEFAULT_SOURCES
+
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("testkit", {})
+        value = table.get("impact_sources", list(DEFAULT_SOURCES))
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        raise pytest.UsageError(
+            f"[tool.testkit] impact_sources in {pyproject} must be a list of globs, got {value!r}"
+        )
+    return list(DEFAULT_SOURCES)
+
+
+def register_impact(config: pytest.Config) -> None:
+    """Register the recorder (impact_record=1) or the selector (impact_changed / impact_base);
+    nothing when neither is asked for."""
+    from testkit import options
+
+    record = options.parse_flag(
+        options.IMPACT_RECORD, options.get_setting(config, options.IMPACT_RECORD)
+    )
+    changed = options.get_setting(config, options.IMPACT_CHANGED)
+    base = options.get_setting(config, options.IMPACT_BASE)
+    if record and (changed or base):
+        raise pytest.UsageError(
+            f"{options.IMPACT_RECORD.flag} records the map of the whole suite; it cannot be "
+            f"combined with {options.IMPACT_CHANGED.flag} or {options.IMPACT_BASE.flag}"
+        )
+    if changed and base:
+        raise pytest.UsageError(
+            f"give either {options.IMPACT_CHANGED.flag} (CHANGED_FILES) or "
+            f"{options.IMPACT_BASE.flag} (BASE), not both"
+        )
+    root = config.rootpath
+    if record:
+        try:
+            from testkit.analytics.impact_record import ImpactRecorder
+        except ImportError as error:
+            raise pytest.UsageError(
+                f"{options.IMPACT_RECORD.flag} needs coverage.py (testkit[impact]): {error}"
+            ) from error
+        recorder = ImpactRecorder(
+            config,
+            data_dir=root / ".testkit" / "impact-data",
+            map_path=map_path(config),
+            sources=impact_sources(root),
+        )
+        config.pluginmanager.register(recorder, "testkit-impact-recorder")
+        return
+    if not (changed or base):
+        return
+    try:
+        change = change_from_files(changed, root) if changed else change_from_git(str(base), root)
+        rules = load_rules(root, config.getini("python_files"))
+    except (ChangeError, ValueError) as error:
+        flag = options.IMPACT_CHANGED.flag if changed else options.IMPACT_BASE.flag
+        raise pytest.UsageError(f"{flag}: {error}") from error
+    selection = selection_for(change, map_path(config), root, rules)
+    config.pluginmanager.register(ImpactSelector(change, selection), "testkit-impact-selector")
+    # The run's history entry says the tests were chosen by impact, and from what.
+    scope = "all" if selection.run_all else "affected"
+    note_selection(config, f"impact({change.source}: {scope})")

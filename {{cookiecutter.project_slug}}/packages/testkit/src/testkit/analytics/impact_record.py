@@ -1,0 +1,231 @@
+"""Recording the impact map: coverage.py with one context per test (`make impact-map`).
+
+Each test-running process (the only one, or each xdist worker) starts coverage.py itself and
+switches its dynamic context to ``t:<nodeid>`` around each test, and to ``f:<fixture>`` while a
+module- or session-scoped fixture sets up: the code such a fixture runs once is then credited to
+every test that uses it, not just to the first one (pytest-cov's ``--cov-context=test`` credits
+the first test only). Subprocesses (a uvicorn server a fixture starts, a pytester subprocess) are
+measured too: the environment variable coverage.py's start-up hook reads carries the current
+context as the child's static context. At the end the controlling process combines the data
+files and writes the map (testkit.analytics.impact_map).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from testkit.analytics.impact_map import (
+    FIXTURE_CONTEXT,
+    SESSION_CONTEXT,
+    TEST_CONTEXT,
+    build_map,
+    expand_fixtures,
+    source_files,
+    write_map,
+)
+
+PROCESS_ENV = "COVERAGE_PROCESS_CONFIG"  # read by the .pth hook coverage.py installs
+DATA_NAME = ".coverage"
+
+
+def _process_name(config: pytest.Config) -> str:
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    return str(workerinput["workerid"]) if workerinput else "main"
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
+        return False
+    return str(config.getoption("dist", default="no")) != "no"
+
+
+def executed_by_context(data: Any) -> dict[Path, dict[int, list[str]]]:
+    """file -> line -> contexts that ran it, from a coverage.py CoverageData."""
+    executed: dict[Path, dict[int, list[str]]] = {}
+    for filename in data.measured_files():
+        by_line = data.contexts_by_lineno(filename)
+        executed[Path(filename).resolve()] = {
+            line: list(contexts) for line, contexts in by_line.items()
+        }
+    return executed
+
+
+class ImpactRecorder:
+    """Measures the tests of this process; the controlling process also builds the map."""
+
+    def __init__(
+        self, config: pytest.Config, *, data_dir: Path, map_path: Path, sources: list[str]
+    ) -> None:
+        import coverage  # the `impact` extra; imported only when recording
+
+        self._data_dir = data_dir
+        self._map_path = map_path
+        self._sources = sources
+        self._root = config.rootpath.resolve()
+        self._name = _process_name(config)
+        self._controller = not hasattr(config, "workerinput")
+        self._measures = not _is_xdist_controller(config)
+        self._fixtures: dict[str, list[str]] = {}
+        self._edges: dict[str, list[str]] = {}
+        self._outcomes: dict[str, str] = {}
+        self._previous_env = os.environ.get(PROCESS_ENV)
+        self.summary: str | None = None
+        if self._controller:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._coverage: Any = None
+        self._context = SESSION_CONTEXT
+        if not self._measures:
+            return
+        if coverage.Coverage.current() is not None:
+            raise pytest.UsageError(
+                "--testkit-impact-record starts coverage.py itself; run it without --cov "
+                "or `coverage run`"
+            )
+        roots = [str(p) for pattern in sources for p in sorted(self._root.glob(pattern))]
+        cov = coverage.Coverage(
+            data_file=str(data_dir / DATA_NAME),
+            data_suffix=True,
+            source=roots,
+            branch=False,
+            config_file=False,
+            messages=False,
+        )
+        # Dynamic contexts need the C tracer (sys.monitoring cannot switch them).
+        cov.set_option("run:core", "ctrace")
+        cov.set_option("run:parallel", True)
+        cov.set_option("run:disable_warnings", ["no-data-collected", "module-not-measured"])
+        cov.start()
+        self._coverage = cov
+        self._switch(SESSION_CONTEXT)
+
+    # --- contexts ------------------------------------------------------------------------
+
+    def _switch(self, context: str) -> str:
+        """Set the context here and for subprocesses started from now on; return the old one."""
+        # Tracked here: switch_context returns the old context only from coverage 7.16 on.
+        previous, self._context = self._context, context
+        self._coverage.switch_context(context)
+        # The static context is read when coverage starts, so lending the field to the
+        # children's serialized config leaves this process's measurement alone.
+        config = self._coverage.config
+        saved = config.context, config.sigterm
+        # sigterm: uvicorn re-raises the SIGTERM it stopped on, which would skip atexit.
+        config.context, config.sigterm = context, True
+        try:
+            os.environ[PROCESS_ENV] = config.serialize()
+        finally:
+            config.context, config.sigterm = saved
+        return previous
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:
+        if self._coverage is None:
+            yield
+            return
+        self._switch(TEST_CONTEXT + item.nodeid)
+        try:
+            yield
+        finally:
+            self._switch(SESSION_CONTEXT)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Iterator[None]:
+        if self._coverage is None or fixturedef.scope == "function":
+            yield
+            return
+        previous = self._switch(FIXTURE_CONTEXT + fixturedef.argname)
+        try:
+            yield
+        finally:
+            self._switch(previous)
+            # What it may have requested (getfixturevalue included): a later test that gets
+            # this fixture from the cache depends on those too. A superset, so safe.
+            self._edges[fixturedef.argname] = sorted(request.fixturenames)
+
+    @pytest.fixture(autouse=True)
+    def _testkit_impact_fixtures(self, request: pytest.FixtureRequest) -> Iterator[None]:
+        """Notes every fixture the test used, including those requested dynamically."""
+        yield
+        self._fixtures[request.node.nodeid] = sorted(request.fixturenames)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self._outcomes[report.nodeid] = "failed"
+        elif report.skipped and report.when != "teardown":
+            self._outcomes.setdefault(report.nodeid, "skipped")
+        elif report.when == "call":
+            self._outcomes.setdefault(report.nodeid, "passed")
+
+    # --- the end ------------------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self._coverage is not None:
+            self._coverage.stop()
+            self._coverage.save()
+            self._coverage = None
+        if self._previous_env is None:
+            os.environ.pop(PROCESS_ENV, None)
+        else:
+            os.environ[PROCESS_ENV] = self._previous_env
+        # Workers' reports also reach the controller; only fixtures are theirs to tell.
+        (self._data_dir / f"fixtures-{self._name}.json").write_text(
+            json.dumps({"tests": self._fixtures, "edges": self._edges})
+        )
+        if self._controller:
+            self.summary = self._build()
+
+    def _build(self) -> str:
+        import coverage
+
+        fixtures: dict[str, list[str]] = {}
+        edges: dict[str, set[str]] = {}
+        for file in sorted(self._data_dir.glob("fixtures-*.json")):
+            recorded = json.loads(file.read_text())
+            fixtures.update(recorded["tests"])
+            for name, used in recorded["edges"].items():
+                edges.setdefault(name, set()).update(used)
+        combined = coverage.CoverageData(basename=str(self._data_dir / DATA_NAME))
+        data_files = [str(p) for p in self._data_dir.glob(DATA_NAME + ".*")]
+        from coverage.data import combine_parallel_data
+
+        combine_parallel_data(combined, data_paths=data_files, keep=True, message=None)
+        executed = executed_by_context(combined)
+        passed = [n for n, outcome in self._outcomes.items() if outcome == "passed"]
+        unreliable = [n for n, outcome in self._outcomes.items() if outcome != "passed"]
+        server_contexts = {c for c in combined.measured_contexts() if c.startswith(FIXTURE_CONTEXT)}
+        impact_map = build_map(
+            root=self._root,
+            modules=source_files(self._root, self._sources),
+            executed=executed,
+            test_fixtures=expand_fixtures(fixtures, edges),
+            passed=passed,
+            unreliable=unreliable,
+            notes=(f"{len(data_files)} coverage data files",),
+        )
+        write_map(impact_map, self._map_path)
+        shown = (
+            self._map_path.relative_to(self._root)
+            if self._map_path.is_relative_to(self._root)
+            else self._map_path
+        )
+        return (
+            f"testkit impact: map written to {shown} ({len(impact_map.tests)} tests, "
+            f"{len(impact_map.files)} files, {len(data_files)} processes, "
+            f"{len(server_contexts)} shared fixtures; {len(impact_map.unreliable)} failed or "
+            "skipped tests left out: they always run)"
+        )
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.summary:
+            terminalreporter.write_line(self.summary)

@@ -1,0 +1,474 @@
+"""Quality gates: each gate judges one report file against one limit; `testkit gates` runs them.
+
+The gates never run tests themselves. The make targets produce the reports (security-gate,
+flakiness-gate, performance-gate, coverage-gate, adversarial-gate) and `testkit gates` reads
+them, so every verdict can be re-checked from the files a CI run keeps as artifacts. A gate
+whose report is missing or unreadable FAILS and names the file and the target that writes it:
+a gate that passes because nothing was measured would hide exactly the runs that broke.
+
+Limits come from [tool.testkit] in the project's pyproject.toml (coverage_threshold,
+flaky_budget_percent, adversarial_budget_percent); the performance limits are applied by the
+performance gate itself, which records its verdict in reports/performance-gate.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import tomllib
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from testkit import options
+from testkit.analytics.quarantine import (
+    DEFAULT_PATH as DEFAULT_QUARANTINE,
+)
+from testkit.analytics.quarantine import (
+    QuarantineError,
+    expired_entries,
+    load_quarantine,
+)
+
+REPORTS = Path("reports")
+GATES_JSON = REPORTS / "gates.json"
+
+
+class Verdict(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """One row of the gates table: what was measured, against which limit, and why it failed."""
+
+    gate: str
+    measured: str
+    limit: str
+    verdict: Verdict
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict is Verdict.PASS
+
+
+class GateConfigError(Exception):
+    """A limit in [tool.testkit] that is not a number in its allowed range (one-line message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The gate limits of [tool.testkit]; the defaults are the template's option defaults."""
+
+    coverage_threshold: float = 80.0
+    flaky_budget_percent: float = 5.0
+    adversarial_budget_percent: float = 15.0
+
+
+def read_limits(pyproject: Path) -> Limits:
+    """[tool.testkit]'s limits; a missing key keeps its default, a bad value is an error."""
+    if not pyproject.is_file():
+        return Limits()
+    try:
+        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise GateConfigError(f"{pyproject} is not valid TOML: {error}") from error
+    table = document.get("tool", {}).get("testkit", {})
+    values: dict[str, float] = {}
+    for key in ("coverage_threshold", "flaky_budget_percent", "adversarial_budget_percent"):
+        if key in table:
+            values[key] = _percent(table[key], f"[tool.testkit] {key} in {pyproject}")
+    return Limits(**values)
+
+
+def _percent(raw: object, source: str) -> float:
+    value = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else math.nan
+    if not 0.0 <= value <= 100.0:
+        raise GateConfigError(f"{source} must be a number from 0 to 100, got {raw!r}")
+    return value
+
+
+# --- reading the reports --------------------------------------------------------------------
+
+
+class _BadInput(Exception):
+    """A report that exists but cannot be read; becomes a FAIL row naming the file."""
+
+
+def _missing(gate: str, path: Path, producer: str, limit: str) -> GateResult:
+    return GateResult(
+        gate,
+        "no report",
+        limit,
+        Verdict.FAIL,
+        f"{path} is missing: run `make {producer}` to write it",
+    )
+
+
+def _unreadable(gate: str, path: Path, limit: str, error: Exception) -> GateResult:
+    return GateResult(gate, "unreadable", limit, Verdict.FAIL, f"{path}: {error}")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise _BadInput(f"not valid JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise _BadInput("expected a JSON object")
+    return data
+
+
+def _number(data: dict[str, Any], key: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _BadInput(f"{key!r} must be a number, got {value!r}")
+    return float(value)
+
+
+def _xml_root(path: Path) -> ElementTree.Element:
+    try:
+        return ElementTree.parse(path).getroot()
+    except (OSError, ElementTree.ParseError) as error:
+        raise _BadInput(f"not valid XML ({error})") from error
+
+
+def _pct(value: float) -> str:
+    return f"{value:.1f}%"
+
+
+# --- the gates ------------------------------------------------------------------------------
+
+
+def security_gate(junit_xml: Path) -> GateResult:
+    """The security tier's JUnit report: at least one test ran, and none failed or errored."""
+    gate, limit = "security", "0 failed, >0 run"
+    if not junit_xml.is_file():
+        return _missing(gate, junit_xml, "security-gate", limit)
+    try:
+        root = _xml_root(junit_xml)
+        suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+        if not suites:
+            raise _BadInput("no <testsuite> element")
+        counts = {
+            key: sum(int(suite.get(key, "0")) for suite in suites)
+            for key in ("tests", "failures", "errors", "skipped")
+        }
+    except (_BadInput, ValueError) as error:
+        return _unreadable(gate, junit_xml, limit, error)
+    ran = counts["tests"] - counts["skipped"]
+    broken = counts["failures"] + counts["errors"]
+    measured = f"{ran} run, {broken} failed"
+    if broken:
+        failed = [
+            f"{case.get('classname', '')}::{case.get('name', '')}"
+            for case in root.iter("testcase")
+            if case.find("failure") is not None or case.find("error") is not None
+        ]
+        shown = ", ".join(failed[:3]) + (f" (+{len(failed) - 3} more)" if len(failed) > 3 else "")
+        return GateResult(gate, measured, limit, Verdict.FAIL, f"failing: {shown}")
+    if ran <= 0:
+        detail = f"no security test ran ({counts['skipped']} skipped): is the infrastructure up?"
+        return GateResult(gate, measured, limit, Verdict.FAIL, detail)
+    skipped = f"{counts['skipped']} skipped" if counts["skipped"] else ""
+    return GateResult(gate, measured, limit, Verdict.PASS, skipped)
+
+
+def coverage_gate(coverage_xml: Path, threshold: float) -> GateResult:
+    """Line coverage of the whole suite (Cobertura line-rate) at or above coverage_threshold."""
+    gate, limit = "coverage", f">= {threshold:g}%"
+    if not coverage_xml.is_file():
+        return _missing(gate, coverage_xml, "coverage-gate", limit)
+    try:
+        root = _xml_root(coverage_xml)
+        if root.tag != "coverage":
+            raise _BadInput(f"root element is <{root.tag}>, not Cobertura's <coverage>")
+        valid, covered = int(root.get("lines-valid", "")), int(root.get("lines-covered", ""))
+    except (_BadInput, ValueError) as error:
+        return _unreadable(gate, coverage_xml, limit, error)
+    if valid == 0:
+        return GateResult(gate, "0 lines", limit, Verdict.FAIL, "no measured line: wrong source?")
+    rate = 100.0 * covered / valid
+    verdict = Verdict.PASS if rate >= threshold else Verdict.FAIL
+    detail = f"{covered}/{valid} lines"
+    if verdict is Verdict.FAIL:
+        detail += f"; {math.ceil(threshold * valid / 100) - covered} more lines must be covered"
+    return GateResult(gate, _pct(rate), limit, verdict, detail)
+
+
+def diff_coverage_gate(report: Path, threshold: float) -> GateResult:
+    """Coverage of the lines changed since the diff base (testkit diff-coverage's JSON)."""
+    gate, limit = "diff-coverage", f">= {threshold:g}%"
+    if not report.is_file():
+        return _missing(gate, report, "coverage-gate", limit)
+    try:
+        data = _read_json(report)
+        if "error" in data:
+            return GateResult(gate, "not measured", limit, Verdict.FAIL, str(data["error"]))
+        percent = _number(data, "total_percent_covered")
+        lines = int(_number(data, "total_num_lines"))
+        missing = int(_number(data, "total_num_violations"))
+    except _BadInput as error:
+        return _unreadable(gate, report, limit, error)
+    base = f"vs {data.get('compare_branch', '?')}"
+    note = f"; {data['note']}" if data.get("note") else ""
+    if lines == 0:
+        detail = f"no changed line with coverage data {base}{note}"
+        return GateResult(gate, "no changed lines", limit, Verdict.PASS, detail)
+    verdict = Verdict.PASS if percent >= threshold else Verdict.FAIL
+    detail = f"{lines - missing}/{lines} changed lines covered {base}{note}"
+    return GateResult(gate, _pct(percent), limit, verdict, detail)
+
+
+def adversarial_gate(report: Path, budget: float) -> GateResult:
+    """The adversarial tier's failure rate (reports/adversarial.json) within its budget."""
+    gate, limit = "adversarial", f"<= {budget:g}% failing"
+    if not report.is_file():
+        return _missing(gate, report, "adversarial-gate", limit)
+    try:
+        data = _read_json(report)
+        rate, total = _number(data, "rate_percent"), int(_number(data, "total"))
+        failed = int(_number(data, "failed"))
+    except _BadInput as error:
+        return _unreadable(gate, report, limit, error)
+    if total == 0:
+        return GateResult(gate, "0 run", limit, Verdict.FAIL, "no adversarial test ran")
+    verdict = Verdict.PASS if rate <= budget else Verdict.FAIL
+    detail = f"{failed}/{total} failed"
+    recorded = data.get("budget_percent")
+    if isinstance(recorded, int | float) and not math.isclose(recorded, budget):
+        detail += f" (the run used a budget of {recorded:g}%; judged against [tool.testkit])"
+    return GateResult(gate, _pct(rate), limit, verdict, detail)
+
+
+def performance_gate(report: Path) -> GateResult:
+    """The performance gate's own verdict (reports/performance-gate.json, `testkit perf gate`).
+
+    The perf gate applies the perf_* limits and the significance test itself. INCONCLUSIVE
+    (a limit exceeded without significance after the extra rounds) passes, as it does there,
+    and says so: only a significant regression fails.
+    """
+    gate, limit = "performance", "no significant regression"
+    if not report.is_file():
+        return _missing(gate, report, "performance-gate", limit)
+    try:
+        data = _read_json(report)
+        raw = data.get("verdict")
+        if raw not in {"PASS", "REGRESSION", "INCONCLUSIVE"}:
+            raise _BadInput(f"'verdict' must be PASS, REGRESSION or INCONCLUSIVE, got {raw!r}")
+    except _BadInput as error:
+        return _unreadable(gate, report, limit, error)
+    rounds = data.get("rounds") or {}
+    detail = f"profile {data.get('profile', '?')}, {rounds.get('current', '?')} rounds"
+    if raw == "REGRESSION":
+        detail = f"regressed: {', '.join(map(str, data.get('regressions', [])))} ({detail})"
+    elif raw == "INCONCLUSIVE":
+        over = ", ".join(map(str, data.get("inconclusive", [])))
+        detail = (
+            f"over a limit without significance: {over} ({detail}); "
+            "rerun on a quieter machine or use `make perf-ab`"
+        )
+    verdict = Verdict.FAIL if raw == "REGRESSION" else Verdict.PASS
+    return GateResult(gate, str(raw).lower(), limit, verdict, detail)
+
+
+def flakiness_gate(report: Path, budget: float) -> GateResult:
+    """The flaky rate over the recent history (reports/flakiness-gate.json) within the budget."""
+    gate, limit = "flakiness", f"<= {budget:g}% flaky"
+    if not report.is_file():
+        return _missing(gate, report, "flakiness-gate", limit)
+    try:
+        data = _read_json(report)
+        rate = _number(data, "flaky_rate_percent")
+        flaky, tests = int(_number(data, "flaky_tests")), int(_number(data, "tests"))
+        runs = int(_number(data, "runs"))
+    except _BadInput as error:
+        return _unreadable(gate, report, limit, error)
+    detail = f"{flaky}/{tests} tests passed and failed on the same code, last {runs} runs"
+    if tests == 0:
+        detail = "no recorded run yet: the history is empty"
+    verdict = Verdict.PASS if rate <= budget else Verdict.FAIL
+    return GateResult(gate, _pct(rate), limit, verdict, detail)
+
+
+def quarantine_gate(quarantine_toml: Path, report: Path, today: dt.date) -> GateResult:
+    """No quarantine entry past its expiry date (read from tests/quarantine.toml itself, so it
+    is never stale) and none naming a test that no longer exists (from flakiness-gate.json,
+    whose producer collected the suite)."""
+    gate, limit = "quarantine", "0 expired, 0 unknown"
+    try:
+        entries = load_quarantine(quarantine_toml)
+    except QuarantineError as error:
+        return GateResult(gate, "unreadable", limit, Verdict.FAIL, str(error))
+    if not report.is_file():
+        return _missing(gate, report, "flakiness-gate", limit)
+    try:
+        data = _read_json(report)
+        unknown = data.get("missing_quarantine", [])
+        if not isinstance(unknown, list):
+            raise _BadInput(f"'missing_quarantine' must be a list, got {unknown!r}")
+    except _BadInput as error:
+        return _unreadable(gate, report, limit, error)
+    expired = expired_entries(entries, today)
+    problems = [
+        f"{entry.nodeid} expired {entry.expires} (owner {entry.owner})" for entry in expired
+    ]
+    problems += [f"{nodeid} names no collected test" for nodeid in unknown]
+    measured = f"{len(expired)} expired, {len(unknown)} unknown of {len(entries)}"
+    if problems:
+        return GateResult(gate, measured, limit, Verdict.FAIL, "; ".join(problems))
+    return GateResult(gate, measured, limit, Verdict.PASS)
+
+
+# --- running a selection --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """Where the gates find their reports, the quarantine file, and the date to judge it on."""
+
+    reports: Path
+    quarantine: Path
+    today: dt.date
+
+    def report(self, name: str) -> Path:
+        return self.reports / name
+
+
+Evaluator = Callable[[Inputs, Limits], GateResult]
+
+GATES: dict[str, Evaluator] = {
+    "security": lambda inputs, limits: security_gate(inputs.report("security.xml")),
+    "flakiness": lambda inputs, limits: flakiness_gate(
+        inputs.report("flakiness-gate.json"), limits.flaky_budget_percent
+    ),
+    "quarantine": lambda inputs, limits: quarantine_gate(
+        inputs.quarantine,
+        inputs.report("flakiness-gate.json"),
+        inputs.today,
+    ),
+    "performance": lambda inputs, limits: performance_gate(inputs.report("performance-gate.json")),
+    "coverage": lambda inputs, limits: coverage_gate(
+        inputs.report("coverage.xml"), limits.coverage_threshold
+    ),
+    "diff-coverage": lambda inputs, limits: diff_coverage_gate(
+        inputs.report("diff-coverage.json"), limits.coverage_threshold
+    ),
+    "adversarial": lambda inputs, limits: adversarial_gate(
+        inputs.report("adversarial.json"), limits.adversarial_budget_percent
+    ),
+}
+
+
+def evaluate(names: Sequence[str], inputs: Inputs, limits: Limits) -> list[GateResult]:
+    """The selected gates in table order (all of them when `names` is empty)."""
+    selected = [name for name in GATES if not names or name in names]
+    return [GATES[name](inputs, limits) for name in selected]
+
+
+# --- output ---------------------------------------------------------------------------------
+
+COLUMNS = ("gate", "measured", "limit", "verdict")
+
+
+def render_table(results: Sequence[GateResult]) -> str:
+    """The terminal table, then one line per gate that has something to explain."""
+    rows = [COLUMNS, *((r.gate, r.measured, r.limit, r.verdict.value) for r in results)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines += [f"{r.gate}: {r.detail}" for r in results if r.detail]
+    failed = [r.gate for r in results if not r.passed]
+    lines.append(f"quality gates: {'FAILED (' + ', '.join(failed) + ')' if failed else 'passed'}")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(results: Sequence[GateResult]) -> str:
+    """The GitHub step summary: the same table in Markdown, details in the last column."""
+    lines = [
+        "## Quality gates",
+        "",
+        "| gate | measured | limit | verdict | detail |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        mark = ":white_check_mark:" if r.passed else ":x:"
+        cells = (r.gate, r.measured, r.limit, f"{mark} {r.verdict.value}", r.detail)
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    return "\n".join(lines) + "\n\n"
+
+
+def as_json(results: Sequence[GateResult]) -> str:
+    data = {
+        "passed": all(r.passed for r in results),
+        "gates": [asdict(r) | {"verdict": r.verdict.value} for r in results],
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def write_outputs(results: Sequence[GateResult], json_path: Path, summary: Path | None) -> None:
+    """reports/gates.json always; the step summary when GitHub Actions names one."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(as_json(results), encoding="utf-8")
+    if summary is not None:
+        with summary.open("a", encoding="utf-8") as stream:
+            stream.write(render_markdown(results))
+
+
+# --- the `testkit gates` command ------------------------------------------------------------
+
+
+def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "gates",
+        help="judge the quality gates from the reports in reports/; exit 1 if any fails",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="GATE",
+        help=f"gates to judge, in any order: {', '.join(GATES)} (default: all)",
+    )
+    parser.add_argument("--root", type=Path, default=Path(), help="project root (pyproject.toml)")
+    parser.add_argument(
+        "--reports", type=Path, default=None, help="report directory (default: ROOT/reports)"
+    )
+    parser.set_defaults(handler=run_gates)
+
+
+def run_gates(arguments: argparse.Namespace) -> int:
+    unknown = [name for name in arguments.names if name not in GATES]
+    if unknown:
+        print(f"testkit gates: unknown gate {unknown[0]!r}; choose from {', '.join(GATES)}")
+        return 2
+    root: Path = arguments.root
+    try:
+        limits = read_limits(root / "pyproject.toml")
+    except GateConfigError as error:
+        print(f"testkit gates: {error}")
+        return 2
+    reports: Path = arguments.reports or root / REPORTS
+    quarantine = root / (options.env_setting(options.QUARANTINE) or DEFAULT_QUARANTINE)
+    inputs = Inputs(reports=reports, quarantine=quarantine, today=dt.date.today())
+    results = evaluate(arguments.names, inputs, limits)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY", "").strip()
+    write_outputs(results, reports / GATES_JSON.name, Path(summary) if summary else None)
+    print(render_table(results), end="", flush=True)
+    return 0 if all(r.passed for r in results) else 1

@@ -1,0 +1,376 @@
+"""The performance gate's decision: relative limits AND statistical significance, per metric.
+
+A metric regresses only when both hold: its change is beyond the limit ([tool.testkit]
+perf_p50_pct, perf_p95_pct, perf_p99_pct, perf_throughput_pct) in the worse direction, and the
+rounds say that excess is real: one-sided p < alpha for "worse than the limit allows" (Mann-
+Whitney U of the current rounds against the baseline's scaled by the limit; Wilcoxon signed-rank
+of the A/B pairs' log-ratios minus the limit's). Testing against the limit, not against "no
+change", is what keeps a noisy machine from failing unchanged code: noise has to push every
+round past the limit, not merely past the baseline. Beyond the limit without significance is
+INCONCLUSIVE: the caller runs more rounds, up to a cap, and then reports INCONCLUSIVE.
+Latency percentiles are checked in total and per endpoint (so the table names the slow one);
+throughput and error rate in total. Pure functions: figures in, a GateResult out.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import statistics
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from testkit.perf.figures import Figures, WindowFigures
+from testkit.perf.stats import Alternative, mann_whitney_p, wilcoxon_p
+
+TOTAL = "total"
+LATENCY_METRICS = ("p50_ms", "p95_ms", "p99_ms")
+THROUGHPUT = "rps"
+ERROR_RATE = "error_rate"
+# [tool.testkit] key of each metric's limit, and the SPEC's defaults.
+LIMIT_KEYS = {
+    "p50_ms": "perf_p50_pct",
+    "p95_ms": "perf_p95_pct",
+    "p99_ms": "perf_p99_pct",
+    THROUGHPUT: "perf_throughput_pct",
+}
+DEFAULT_LIMITS = {"p50_ms": 10.0, "p95_ms": 15.0, "p99_ms": 20.0, THROUGHPUT: 5.0}
+DEFAULT_ALPHA = 0.05
+# Errors are not noise: more than this many percentage points above the baseline fails outright.
+DEFAULT_ERROR_RATE_PP = 1.0
+# A percentile is gated only where each round holds at least this many requests beyond it
+# (p50: 10 requests per round, p95: 100, p99: 500); below that a round's p99 is its slowest
+# request or two, and the gate would be judging the machine's hiccups, not the code.
+DEFAULT_TAIL_REQUESTS = 5
+PERCENTILE_OF = {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0}
+
+
+class Verdict(enum.StrEnum):
+    PASS = "PASS"
+    REGRESSION = "REGRESSION"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    SKIPPED = "SKIPPED"
+
+
+class LimitsError(ValueError):
+    """A limit in [tool.testkit] is not a usable percentage; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Relative limits in percent per metric, plus the statistics' knobs."""
+
+    percent: Mapping[str, float]
+    alpha: float = DEFAULT_ALPHA
+    error_rate_pp: float = DEFAULT_ERROR_RATE_PP
+    tail_requests: int = DEFAULT_TAIL_REQUESTS
+
+    def min_requests(self, metric: str) -> int:
+        """Requests per round a metric needs before it is gated."""
+        if metric not in PERCENTILE_OF:
+            return 1
+        return math.ceil(self.tail_requests / (1.0 - PERCENTILE_OF[metric] / 100.0) - 1e-9)
+
+
+def load_limits(pyproject: Path, *, alpha: float = DEFAULT_ALPHA) -> Limits:
+    """The limits from ``[tool.testkit]`` of ``pyproject`` (the SPEC's defaults where unset)."""
+    table: Mapping[str, Any] = {}
+    if pyproject.is_file():
+        table = (
+            tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("testkit", {})
+        )
+    percent = dict(DEFAULT_LIMITS)
+    for metric, key in LIMIT_KEYS.items():
+        if key not in table:
+            continue
+        raw = table[key]
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw <= 1000:
+            raise LimitsError(
+                f"[tool.testkit] {key} in {pyproject} must be a number above 0 (percent), "
+                f"got {raw!r}"
+            )
+        percent[metric] = float(raw)
+    if not 0.0 < alpha < 1.0:
+        raise LimitsError(f"alpha must be between 0 and 1, got {alpha}")
+    return Limits(percent=percent, alpha=alpha)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricCheck:
+    """One row of the table. ``change_pct`` is current vs baseline; None when not computed."""
+
+    scope: str
+    metric: str
+    baseline: float | None
+    current: float | None
+    change_pct: float | None
+    limit_pct: float | None
+    p_value: float | None
+    verdict: Verdict
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.scope} {self.metric}"
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """Every check, and how many rounds (or pairs) each side had."""
+
+    mode: str  # "baseline" (independent rounds) or "ab" (paired rounds)
+    checks: tuple[MetricCheck, ...]
+    baseline_rounds: int
+    current_rounds: int
+    alpha: float
+
+    @property
+    def regressions(self) -> tuple[MetricCheck, ...]:
+        return tuple(c for c in self.checks if c.verdict is Verdict.REGRESSION)
+
+    @property
+    def inconclusive(self) -> tuple[MetricCheck, ...]:
+        return tuple(c for c in self.checks if c.verdict is Verdict.INCONCLUSIVE)
+
+    @property
+    def unjudged(self) -> bool:
+        """The total's median latency could not be gated: too few requests to say anything."""
+        return any(
+            c.scope == TOTAL and c.metric == "p50_ms" and c.verdict is Verdict.SKIPPED
+            for c in self.checks
+        )
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.regressions:
+            return Verdict.REGRESSION
+        if self.inconclusive or self.unjudged:
+            return Verdict.INCONCLUSIVE
+        return Verdict.PASS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "gate": "performance",
+            "mode": self.mode,
+            "verdict": self.verdict.value,
+            "alpha": self.alpha,
+            "rounds": {"baseline": self.baseline_rounds, "current": self.current_rounds},
+            "regressions": [check.label for check in self.regressions],
+            "inconclusive": [check.label for check in self.inconclusive]
+            + (["total p50_ms (too few requests)"] if self.unjudged else []),
+            "checks": [asdict(check) | {"verdict": check.verdict.value} for check in self.checks],
+        }
+
+
+def _metric_values(rounds: Sequence[WindowFigures], scope: str, metric: str) -> list[float | None]:
+    values: list[float | None] = []
+    for figures in rounds:
+        scoped: Figures | None = figures.total if scope == TOTAL else figures.endpoints.get(scope)
+        value = None if scoped is None else getattr(scoped, metric)
+        values.append(None if value is None else float(value))
+    return values
+
+
+def _requests_per_round(rounds: Sequence[WindowFigures], scope: str) -> float:
+    counts = [(r.total if scope == TOTAL else r.endpoints.get(scope, None)) for r in rounds]
+    return statistics.median([c.requests if c is not None else 0 for c in counts]) if counts else 0
+
+
+def _scopes(*sides: Sequence[WindowFigures]) -> list[str]:
+    names = sorted({name for side in sides for r in side for name in r.endpoints})
+    return [TOTAL, *names]
+
+
+def _worse(metric: str) -> Alternative:
+    return "less" if metric == THROUGHPUT else "greater"
+
+
+def _classify(
+    change_pct: float, limit_pct: float, metric: str, p_value: float, alpha: float
+) -> Verdict:
+    beyond = change_pct < -limit_pct if metric == THROUGHPUT else change_pct > limit_pct
+    if not beyond:
+        return Verdict.PASS
+    return Verdict.REGRESSION if p_value < alpha else Verdict.INCONCLUSIVE
+
+
+def _error_rate_check(
+    baseline: Sequence[WindowFigures], current: Sequence[WindowFigures], limits: Limits
+) -> MetricCheck:
+    def pooled(rounds: Sequence[WindowFigures]) -> float:
+        requests = sum(r.total.requests for r in rounds)
+        return sum(r.total.failures for r in rounds) / requests if requests else 0.0
+
+    before, after = pooled(baseline), pooled(current)
+    change_pp = (after - before) * 100.0
+    return MetricCheck(
+        scope=TOTAL,
+        metric=ERROR_RATE,
+        baseline=round(before, 6),
+        current=round(after, 6),
+        change_pct=round(change_pp, 3),
+        limit_pct=limits.error_rate_pp,
+        p_value=None,
+        verdict=Verdict.REGRESSION if change_pp > limits.error_rate_pp else Verdict.PASS,
+        note="percentage points",
+    )
+
+
+Comparison = Callable[[list[float], list[float], str, float], tuple[float, float, float, float]]
+
+
+def _evaluate(
+    mode: str,
+    baseline: Sequence[WindowFigures],
+    current: Sequence[WindowFigures],
+    limits: Limits,
+    compare: Comparison,
+) -> GateResult:
+    checks: list[MetricCheck] = []
+    for scope in _scopes(baseline, current):
+        metrics = [*LATENCY_METRICS, THROUGHPUT] if scope == TOTAL else list(LATENCY_METRICS)
+        few = min(_requests_per_round(baseline, scope), _requests_per_round(current, scope))
+        for metric in metrics:
+            limit = limits.percent[metric]
+            before = _metric_values(baseline, scope, metric)
+            after = _metric_values(current, scope, metric)
+            needed = limits.min_requests(metric)
+            if few < needed:
+                checks.append(
+                    MetricCheck(
+                        scope,
+                        metric,
+                        None,
+                        None,
+                        None,
+                        limit,
+                        None,
+                        Verdict.SKIPPED,
+                        f"under {needed} requests per round",
+                    )
+                )
+                continue
+            if mode == "baseline":
+                pair = ([v for v in before if v is not None], [v for v in after if v is not None])
+            else:
+                pair = _paired(before, after)
+            base_value, current_value, change, p_value = compare(*pair, metric, limit)
+            checks.append(
+                MetricCheck(
+                    scope=scope,
+                    metric=metric,
+                    baseline=round(base_value, 3),
+                    current=round(current_value, 3),
+                    change_pct=round(change, 2),
+                    limit_pct=limit,
+                    p_value=round(p_value, 5),
+                    verdict=_classify(change, limit, metric, p_value, limits.alpha),
+                )
+            )
+    checks.append(_error_rate_check(baseline, current, limits))
+    return GateResult(mode, tuple(checks), len(baseline), len(current), limits.alpha)
+
+
+def _paired(
+    before: list[float | None], after: list[float | None]
+) -> tuple[list[float], list[float]]:
+    pairs = [(b, a) for b, a in zip(before, after, strict=True) if b is not None and a is not None]
+    return [b for b, _ in pairs], [a for _, a in pairs]
+
+
+def _allowed_factor(metric: str, limit_pct: float) -> float:
+    """The worst ratio (current / baseline) the limit allows."""
+    return 1.0 - limit_pct / 100.0 if metric == THROUGHPUT else 1.0 + limit_pct / 100.0
+
+
+def _compare_independent(
+    before: list[float], after: list[float], metric: str, limit_pct: float
+) -> tuple[float, float, float, float]:
+    if not before or not after:
+        return 0.0, 0.0, 0.0, 1.0
+    base_value, current_value = statistics.median(before), statistics.median(after)
+    change = (current_value / base_value - 1.0) * 100.0 if base_value else 0.0
+    allowed = [value * _allowed_factor(metric, limit_pct) for value in before]
+    return base_value, current_value, change, mann_whitney_p(after, allowed, _worse(metric))
+
+
+def _compare_paired(
+    before: list[float], after: list[float], metric: str, limit_pct: float
+) -> tuple[float, float, float, float]:
+    pairs = [(b, a) for b, a in zip(before, after, strict=True) if b > 0 and a > 0]
+    if not pairs:
+        return 0.0, 0.0, 0.0, 1.0
+    change = statistics.median([a / b - 1.0 for b, a in pairs]) * 100.0
+    allowed = math.log(_allowed_factor(metric, limit_pct))
+    excess = [math.log(a / b) - allowed for b, a in pairs]
+    return (
+        statistics.median(before),
+        statistics.median(after),
+        change,
+        wilcoxon_p(excess, _worse(metric)),
+    )
+
+
+def compare_to_baseline(
+    baseline: Sequence[WindowFigures], current: Sequence[WindowFigures], limits: Limits
+) -> GateResult:
+    """Rounds of now vs the baseline's rounds: median change, Mann-Whitney U per metric."""
+    return _evaluate("baseline", baseline, current, limits, _compare_independent)
+
+
+def compare_pairs(
+    base: Sequence[WindowFigures], candidate: Sequence[WindowFigures], limits: Limits
+) -> GateResult:
+    """A/B pairs (round i of base beside round i of candidate): median of the per-pair relative
+    changes, Wilcoxon signed-rank on them."""
+    if len(base) != len(candidate):
+        raise ValueError(
+            f"A/B needs as many base rounds as candidate rounds: {len(base)} vs {len(candidate)}"
+        )
+    return _evaluate("ab", base, candidate, limits, _compare_paired)
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:,.2f}{unit}"
+
+
+def format_table(result: GateResult, *, baseline_label: str = "baseline") -> str:
+    """The verdict table: metric, baseline, current, change, limit, verdict (p-value in it)."""
+    header = ("metric", baseline_label, "current", "change", "limit", "verdict")
+    rows = [header]
+    for check in result.checks:
+        if check.metric == ERROR_RATE:
+            change = "-" if check.change_pct is None else f"{check.change_pct:+.2f}pp"
+            limit = f"+{check.limit_pct:g}pp"
+        else:
+            change = "-" if check.change_pct is None else f"{check.change_pct:+.1f}%"
+            sign = "-" if check.metric == THROUGHPUT else "+"
+            limit = "-" if check.limit_pct is None else f"{sign}{check.limit_pct:g}%"
+        verdict = check.verdict.value
+        if check.p_value is not None and check.verdict is not Verdict.PASS:
+            verdict += f" (p={check.p_value:.3f})"
+        elif check.note and check.verdict is Verdict.SKIPPED:
+            verdict += f" ({check.note})"
+        rows.append(
+            (check.label, _number(check.baseline), _number(check.current), change, limit, verdict)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    side = "pairs" if result.mode == "ab" else "rounds"
+    lines.append(
+        f"performance gate: {result.verdict.value} ({result.baseline_rounds} {baseline_label} vs "
+        f"{result.current_rounds} current {side}, alpha {result.alpha:g})"
+        + (
+            f"; regressions: {', '.join(c.label for c in result.regressions)}"
+            if result.regressions
+            else ""
+        )
+    )
+    return "\n".join(lines)

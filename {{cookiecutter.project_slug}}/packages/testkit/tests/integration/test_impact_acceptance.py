@@ -1,0 +1,156 @@
+"""Impact selection as users meet it: record the map, change code, run only what it affects."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+PYPROJECT = """
+[tool.pytest.ini_options]
+pythonpath = ["src"]
+
+[tool.testkit]
+impact_sources = ["src", "tests"]
+"""
+
+CALC = """
+def add(a, b):
+    return a + b
+
+
+def double(a):
+    return a * 2
+"""
+
+TESTS = """
+from calc import add, double
+
+
+def test_add():
+    assert add(1, 2) == 3
+
+
+def test_double():
+    assert double(2) == 4
+
+
+def test_nothing_of_calc():
+    assert True
+"""
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An outer `make impact-map` measures subprocesses through this variable; the suite here
+    # starts its own recording.
+    for name in (
+        "COVERAGE_PROCESS_CONFIG",
+        "COVERAGE_PROCESS_START",
+        "TESTKIT_IMPACT_CHANGED",
+        "TESTKIT_IMPACT_BASE",
+        "TESTKIT_IMPACT_RECORD",
+        "TESTKIT_IMPACT_MAP",
+        "PYTEST_XDIST_WORKER",
+        "TEST_SEED",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TESTKIT_HISTORY", "off")
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "src").mkdir()
+    (pytester.path / "src" / "calc.py").write_text(CALC)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_calc.py").write_text(TESTS)
+    recorded = pytester.runpytest_subprocess("-p", "no:randomly", "--testkit-impact-record=1")
+    recorded.assert_outcomes(passed=3)
+    recorded.stdout.fnmatch_lines(
+        ["testkit impact: map written to .testkit/impact-map.json (3 tests*"]
+    )
+    return pytester
+
+
+def test_a_changed_function_runs_only_the_tests_that_execute_it(project: pytest.Pytester) -> None:
+    calc = project.path / "src" / "calc.py"
+    calc.write_text(CALC.replace("return a * 2", "return a * 3"))
+
+    result = project.runpytest_subprocess(
+        "-p", "no:randomly", "--testkit-impact-changed=src/calc.py", "-v"
+    )
+
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines(
+        [
+            "testkit impact (CHANGED_FILES): affected tests only: src/calc.py:double changed",
+            "testkit impact: 1 of 3 tests selected: src/calc.py:double changed",
+            "*test_double FAILED*",
+        ]
+    )
+
+
+def test_a_new_test_and_a_stale_map_widen_the_selection(project: pytest.Pytester) -> None:
+    tests = project.path / "tests" / "test_calc.py"
+    tests.write_text(TESTS + "\n\ndef test_added_later():\n    assert True\n")
+    calc = project.path / "src" / "calc.py"
+    calc.write_text(CALC.replace("return a + b", "return b + a"))
+
+    result = project.runpytest_subprocess("-p", "no:randomly", "--testkit-impact-changed=README.md")
+
+    # README.md is ignored; calc.py changed behind the map's back (stale): add's test runs;
+    # the test file changed too (stale), so all of its tests run.
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        ["*map is stale: 2 files changed since it was built (src/calc.py, tests/test_calc.py;*"]
+    )
+
+
+def test_an_unknown_file_runs_everything_and_says_why(project: pytest.Pytester) -> None:
+    (project.path / "src" / "new_module.py").write_text("X = 1\n")
+
+    result = project.runpytest_subprocess(
+        "-p", "no:randomly", "--testkit-impact-changed=src/new_module.py"
+    )
+
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        ["testkit impact: all 3 tests selected: src/new_module.py is not in the impact map*"]
+    )
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_the_git_base_selects_from_committed_and_uncommitted_changes(
+    project: pytest.Pytester,
+) -> None:
+    def git(*arguments: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *arguments],
+            cwd=project.path,
+            check=True,
+            capture_output=True,
+        )
+
+    # pytester's own files (runpytest-*, stdout, stderr) would be untracked: unknown changes.
+    (project.path / ".gitignore").write_text(
+        ".testkit/\n.pytest_cache/\n__pycache__/\nrunpytest-*\n/stdout\n/stderr\n"
+    )
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "base")
+    calc = project.path / "src" / "calc.py"
+    calc.write_text(CALC.replace("return a + b", "return a + b + 0"))
+
+    result = project.runpytest_subprocess("-p", "no:randomly", "--testkit-impact-base=HEAD")
+
+    result.assert_outcomes(passed=1, deselected=2)
+    result.stdout.fnmatch_lines(["testkit impact: 1 of 3 tests selected: src/calc.py:add changed"])
+
+
+def test_a_bad_git_base_is_a_usage_error_naming_it(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--testkit-impact-base=no-such-ref")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--testkit-impact-base: git *"])
