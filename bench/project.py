@@ -57,6 +57,8 @@ def clean_env(**overrides: str) -> dict[str, str]:
         "UV_PROJECT_ENVIRONMENT",
         "PYTHONPATH",
         "PYTHONDONTWRITEBYTECODE",
+        "ARGS",
+        "QUICK",
     }
     env = {
         key: value

@@ -200,6 +200,9 @@ def clean_env(**overrides: str) -> dict[str, str]:
         # This machine sets it; without bytecode every pytest start recompiles the whole bake.
         "PYTHONDONTWRITEBYTECODE",
         "COV_CORE_SOURCE",
+        # make exports command-line variables: `make test ARGS=...` here is not the bake's ARGS.
+        "ARGS",
+        "OPTIONS",
     }
     env = {
         key: value
