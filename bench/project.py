@@ -7,7 +7,6 @@ machine: each figure is a median over repeats, and comparisons are ratios within
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -17,16 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+# The environment rules and the machine's services are the template tests' own (tests/_bake.py).
+sys.path.insert(0, str(TEMPLATE_ROOT / "tests"))
+from _bake import REAL_SERVICES as REAL_SERVICES  # noqa: E402  (re-exported for the measurements)
+from _bake import clean_env as clean_env  # noqa: E402
+
 TOOLS_BIN = Path(sys.executable).parent
 WORK_DIR = TEMPLATE_ROOT / "build" / "bench"
-# The machine's services, as the template's own tests use them.
-REAL_SERVICES = {
-    "TESTKIT_REQUIRE_INFRA": "1",
-    "HYPOTHESIS_PROFILE": "ci",
-    "TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/test",
-    "TEST_REDIS_URL": "redis://127.0.0.1:6379/0",
-    "TEST_NATS_URL": "nats://127.0.0.1:4222",
-}
 
 
 @dataclass(frozen=True)
@@ -45,28 +41,6 @@ class Measurement:
     figures: list[Figure] = field(default_factory=list)
     notes: str = ""
     chart: tuple[str, str] | None = None  # (value column to plot, unit) as a bar per figure
-
-
-def clean_env(**overrides: str) -> dict[str, str]:
-    """This process's environment without make/pytest/venv variables, plus overrides."""
-    dropped_prefixes = ("TEST_", "TESTKIT_", "PYTEST_", "MAKE")
-    # PYTHONDONTWRITEBYTECODE: without bytecode every pytest start recompiles the whole bake.
-    dropped = {
-        "MFLAGS",
-        "VIRTUAL_ENV",
-        "UV_PROJECT_ENVIRONMENT",
-        "PYTHONPATH",
-        "PYTHONDONTWRITEBYTECODE",
-        "ARGS",
-        "QUICK",
-    }
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in dropped and not key.startswith(dropped_prefixes)
-    }
-    env["PATH"] = f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}"
-    return env | overrides
 
 
 def run(

@@ -61,13 +61,16 @@ class Proxy(abc.ABC):
     name: str
     upstream: tuple[str, int]
 
-    @property
-    @abc.abstractmethod
-    def listen_host(self) -> str: ...
+    _listen_host: str
+    _listen_port: int
 
     @property
-    @abc.abstractmethod
-    def listen_port(self) -> int: ...
+    def listen_host(self) -> str:
+        return self._listen_host
+
+    @property
+    def listen_port(self) -> int:
+        return self._listen_port
 
     @property
     @abc.abstractmethod
@@ -217,14 +220,6 @@ class InProcessProxy(Proxy):
             raise
 
     # --- the public API: each call runs on the proxy's loop and waits for it ---------------
-
-    @property
-    def listen_host(self) -> str:
-        return self._listen_host
-
-    @property
-    def listen_port(self) -> int:
-        return self._listen_port
 
     @property
     def enabled(self) -> bool:

@@ -142,14 +142,6 @@ class ToxiproxyProxy(Proxy):
         self._closed = False
 
     @property
-    def listen_host(self) -> str:
-        return self._listen_host
-
-    @property
-    def listen_port(self) -> int:
-        return self._listen_port
-
-    @property
     def enabled(self) -> bool:
         return self._enabled
 
