@@ -164,6 +164,50 @@ async def test_events_wait_while_nats_is_down_and_all_go_out_once_after_it_retur
     assert len({message.id for message in delivered}) == 5
 
 
+async def test_an_unexpected_error_in_one_round_does_not_stop_the_relay(
+    service: ServiceHarness,
+    tenant: TenantWithKey,
+    admin_connection: psycopg.Connection[Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A relay task that died would strand every later event while /readyz stays green.
+    real_sessionmaker = service.resources.sessionmaker
+    calls = 0
+
+    def first_round_breaks() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a bug in the first round")
+        return real_sessionmaker()
+
+    await _write_documents(service, tenant, 2)
+    prefix = service.settings.nats_subject_prefix
+    link = service.resources.nats
+    await link.run()
+    relay = asyncio.create_task(
+        run_relay(
+            sessionmaker=first_round_breaks,  # type: ignore[arg-type]
+            link=link,
+            subject_prefix=prefix,
+            batch_size=100,
+            interval_seconds=0.05,
+        )
+    )
+    try:
+        await _until(lambda: _unpublished(admin_connection) == 0)
+    finally:
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay
+        await link.aclose()
+    async with _jetstream(service.settings.nats_url, prefix) as (_, jetstream):
+        assert len(await _stored(jetstream, prefix)) == 2  # and the stream is dropped on exit
+    assert calls >= 2
+    assert "relay: round failed" in caplog.text
+    assert "a bug in the first round" in caplog.text
+
+
 async def _run_relay(service: ServiceHarness) -> None:
     link = service.resources.nats
     await link.run()

@@ -79,7 +79,10 @@ async def run_relay(
     batch_size: int,
     interval_seconds: float,
 ) -> None:
-    """Relay until cancelled: a full batch goes straight on, otherwise wait one interval."""
+    """Relay until cancelled: a full batch goes straight on, otherwise wait one interval.
+
+    No error ends the loop; only cancellation does (asyncio.CancelledError is not an Exception).
+    """
     stream_ready = False
     while True:
         published = 0
@@ -102,5 +105,10 @@ async def run_relay(
                 stream_ready = False
             except SQLAlchemyError as exc:
                 logger.warning("relay: outbox unavailable: %s", exc)
+            except Exception:
+                # Anything else is a bug, but a relay that dies strands every later event
+                # while the service looks healthy: log it with its traceback, go on.
+                logger.exception("relay: round failed")
+                stream_ready = False
         if published < batch_size:
             await asyncio.sleep(interval_seconds)
