@@ -24,29 +24,42 @@ def test_a_tenant_manages_keys_and_documents_end_to_end(
     document_journey(live_client, live_target)
 
 
+def burst_until_429(
+    live_client: httpx.Client, live_target: LiveTarget, name: str, limit: int
+) -> tuple[int, httpx.Response, bool]:
+    """A new tenant's requests until the first 429: (admitted, that 429, whether the burst
+    stayed inside one rate-limit window)."""
+    tenant = create_tenant(live_client, live_target, name)
+    started_window = int(time.time() // WINDOW_SECONDS)
+    # A fixed window can roll over mid-burst and reset the count once; 2 * limit + 1
+    # requests reach a 429 whatever the timing.
+    for admitted in range(2 * limit + 1):  # the requests admitted before this one
+        response = live_client.get("/documents", headers=tenant.headers)
+        if response.status_code == 429:
+            return admitted, response, int(time.time() // WINDOW_SECONDS) == started_window
+        expect(response, 200)
+    raise AssertionError(f"no 429 after {2 * limit + 1} requests (limit {limit}/min)")
+
+
 def test_a_tenant_over_its_rate_limit_gets_429_with_retry_after(
     live_client: httpx.Client, live_target: LiveTarget
 ) -> None:
-    tenant = create_tenant(live_client, live_target, "rate limit")
     limit = live_target.rate_limit_per_minute
-    started_window = int(time.time() // WINDOW_SECONDS)
-    admitted = 0
-    # A fixed window can roll over mid-burst and reset the count once; 2 * limit + 1
-    # requests reach a 429 whatever the timing.
-    for _ in range(2 * limit + 1):
-        response = live_client.get("/documents", headers=tenant.headers)
-        if response.status_code == 429:
+    counts = []
+    # Exactly the limit is admitted in a burst without roll-over. A Redis call slower than
+    # its timeout fails open by design (one request admitted uncounted), which a loaded
+    # machine can cause once: a second burst must then be exact. An off-by-one fails both.
+    for attempt in range(2):
+        admitted, response, one_window = burst_until_429(
+            live_client, live_target, f"rate limit {attempt}", limit
+        )
+        assert 1 <= int(response.headers["Retry-After"]) <= WINDOW_SECONDS
+        assert str(limit) in response.json()["detail"]
+        counts.append(admitted)
+        if not one_window or admitted == limit:
             break
-        expect(response, 200)
-        admitted += 1
     else:
-        raise AssertionError(f"no 429 after {2 * limit + 1} requests (limit {limit}/min)")
-
-    assert 1 <= int(response.headers["Retry-After"]) <= WINDOW_SECONDS
-    assert str(limit) in response.json()["detail"]
-    if int(time.time() // WINDOW_SECONDS) == started_window:
-        # No roll-over: exactly the limit was admitted, not one more or one less.
-        assert admitted == limit
+        raise AssertionError(f"{limit} requests per window must be admitted, got {counts}")
     # Another tenant is not affected by this tenant's burst.
     other = create_tenant(live_client, live_target, "rate limit bystander")
     expect(live_client.get("/documents", headers=other.headers), 200)

@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from testkit.analytics.impact_map import read_map
+
 PYPROJECT = """
 [tool.pytest.ini_options]
 pythonpath = ["src"]
@@ -154,3 +156,74 @@ def test_a_bad_git_base_is_a_usage_error_naming_it(project: pytest.Pytester) -> 
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--testkit-impact-base: git *"])
+
+
+POOL = """
+def open_pool():
+    return []
+
+
+def close_pool(pool):
+    pool.clear()
+"""
+
+POOL_TESTS = {
+    "conftest.py": """
+import pytest
+from pool import close_pool, open_pool
+
+
+@pytest.fixture(scope="session")
+def pool():
+    opened = open_pool()
+    yield opened
+    close_pool(opened)
+""",
+    "test_a_pool.py": """
+def test_uses_the_pool(pool):
+    assert pool == []
+
+
+def test_uses_it_too(pool):
+    assert pool == []
+""",
+    # Runs last: the session fixture's teardown happens inside this test's teardown.
+    "test_z_last.py": """
+def test_without_the_pool():
+    assert True
+""",
+}
+
+
+def test_a_session_fixture_teardown_is_credited_like_its_setup_not_to_the_last_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "src").mkdir()
+    (pytester.path / "src" / "pool.py").write_text(POOL)
+    (pytester.path / "tests").mkdir()
+    for name, text in POOL_TESTS.items():
+        (pytester.path / "tests" / name).write_text(text)
+    recorded = pytester.runpytest_subprocess("-p", "no:randomly", "--testkit-impact-record=1")
+    recorded.assert_outcomes(passed=3)
+
+    # The teardown ran inside test_without_the_pool's teardown; it is credited to the fixture's
+    # users, the same tests as its setup (not to test_without_the_pool alone).
+    pool = read_map(pytester.path / ".testkit" / "impact-map.json").files["src/pool.py"]
+    opened, closed = pool.function("open_pool"), pool.function("close_pool")
+    assert opened is not None
+    assert closed is not None
+    assert "tests/test_a_pool.py::test_uses_the_pool" in closed.tests
+    assert closed.tests == opened.tests
+
+    (pytester.path / "src" / "pool.py").write_text(
+        POOL.replace("pool.clear()", "pool.clear()\n    raise RuntimeError('leak')")
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:randomly", "--testkit-impact-changed=src/pool.py"
+    )
+
+    result.stdout.fnmatch_lines(
+        ["testkit impact: * tests selected: src/pool.py:close_pool changed"]
+    )
+    result.stdout.fnmatch_lines(["ERROR * - RuntimeError: leak"])

@@ -64,14 +64,19 @@ def _git(rootdir: Path, *arguments: str) -> list[str] | None:
     return [entry for entry in completed.stdout.decode(errors="replace").split("\0") if entry]
 
 
-def in_git_checkout(rootdir: Path) -> bool:
-    """A .git beside rootdir or above it: a few stat calls, cheaper than asking git."""
-    return any((directory / ".git").exists() for directory in (rootdir, *rootdir.parents))
+def git_toplevel(rootdir: Path) -> Path | None:
+    """The checkout holding rootdir: the nearest directory with a .git (a directory, or a file
+    in a worktree or submodule). A few stat calls, cheaper than starting git to ask."""
+    return next(
+        (directory for directory in (rootdir, *rootdir.parents) if (directory / ".git").exists()),
+        None,
+    )
 
 
 def git_fingerprint(rootdir: Path) -> str | None:
     """The fingerprint from git's index plus the working-tree changes; None outside git."""
-    if not in_git_checkout(rootdir.resolve()):
+    toplevel = git_toplevel(rootdir.resolve())
+    if toplevel is None:
         return None
     staged = _git(rootdir, "ls-files", "-s", "-z", "--full-name", "--", ".")
     if staged is None:
@@ -85,9 +90,7 @@ def git_fingerprint(rootdir: Path) -> str | None:
     changed = _git(
         rootdir, "ls-files", "-m", "-o", "--exclude-standard", "-z", "--full-name", "--", "."
     )
-    top = _git(rootdir, "rev-parse", "--show-toplevel")
-    if changed and top:
-        toplevel = Path(top[0].strip())
+    if changed:
         for path in changed:
             if is_source(path):
                 hashes[path] = _file_hash(toplevel / path)

@@ -2,12 +2,13 @@
 
 Each test-running process (the only one, or each xdist worker) starts coverage.py itself and
 switches its dynamic context to ``t:<nodeid>`` around each test, and to ``f:<fixture>`` while a
-module- or session-scoped fixture sets up: the code such a fixture runs once is then credited to
-every test that uses it, not just to the first one (pytest-cov's ``--cov-context=test`` credits
-the first test only). Subprocesses (a uvicorn server a fixture starts, a pytester subprocess) are
-measured too: the environment variable coverage.py's start-up hook reads carries the current
-context as the child's static context. At the end the controlling process combines the data
-files and writes the map (testkit.analytics.impact_map).
+module- or session-scoped fixture sets up or tears down: the code such a fixture runs once is
+then credited to every test that uses it, not just to the first or last one (pytest-cov's
+``--cov-context=test`` credits the test that happened to be running). Subprocesses (a uvicorn
+server a fixture starts, a pytester subprocess) are measured too: the environment variable
+coverage.py's start-up hook reads carries the current context as the child's static context.
+At the end the controlling process combines the data files and writes the map
+(testkit.analytics.impact_map).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class ImpactRecorder:
         self._fixtures: dict[str, list[str]] = {}
         self._edges: dict[str, list[str]] = {}
         self._outcomes: dict[str, str] = {}
+        self._teardowns: dict[int, str] = {}  # fixture being torn down -> context to restore
         self._previous_env = os.environ.get(PROCESS_ENV)
         self.summary: str | None = None
         if self._controller:
@@ -151,6 +153,19 @@ class ImpactRecorder:
             # What it may have requested (getfixturevalue included): a later test that gets
             # this fixture from the cache depends on those too. A superset, so safe.
             self._edges[fixturedef.argname] = sorted(request.fixturenames)
+            # Its teardown runs inside whichever test ends its scope (the session's last test,
+            # and pytest reports a teardown error there): credit that code to the fixture too.
+            # Finalizers run last in, first out, so this one runs just before the fixture's
+            # own teardown; pytest_fixture_post_finalizer switches back after it.
+            fixturedef.addfinalizer(lambda: self._enter_teardown(fixturedef))
+
+    def _enter_teardown(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        self._teardowns[id(fixturedef)] = self._switch(FIXTURE_CONTEXT + fixturedef.argname)
+
+    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        previous = self._teardowns.pop(id(fixturedef), None)
+        if previous is not None and self._coverage is not None:
+            self._switch(previous)
 
     @pytest.fixture(autouse=True)
     def _testkit_impact_fixtures(self, request: pytest.FixtureRequest) -> Iterator[None]:
