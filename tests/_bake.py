@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -120,6 +122,60 @@ def bake(template: Path, output_dir: Path, config: Path, options: Mapping[str, s
             config_file=str(config),
         )
     )
+
+
+GIT = (
+    "git",
+    "-c",
+    "user.name=Template Tests",
+    "-c",
+    "user.email=tests@example.com",
+    "-c",
+    "commit.gpgsign=false",
+)
+
+
+def commit_all(directory: Path, message: str = "bake") -> None:
+    """A fresh git repository in `directory` holding all of it as one commit."""
+    for command in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", message]):
+        subprocess.run([*GIT, *command], cwd=directory, check=True, capture_output=True)
+
+
+def installed_default_bake(
+    template: Path, output_dir: Path, config: Path, *, committed: bool = False
+) -> Path:
+    """The default bake, `make install`ed; with `committed`, also its own git repository
+    (perf-ab's worktree and the diff-coverage gate need one)."""
+    project = bake(template, output_dir, config, SUPPORTED["default"])
+    install = subprocess.run(
+        ["make", "install"], cwd=project, env=clean_env(), capture_output=True, text=True
+    )
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    if committed:
+        commit_all(project)
+    return project
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace `original`, which must occur exactly once in `path`, with `mutated`."""
+
+    path: str
+    original: str
+    mutated: str
+
+
+@contextmanager
+def edited(project: Path, *edits: Edit) -> Iterator[None]:
+    """The project with the edits applied; every edited file is put back afterwards."""
+    with ExitStack() as restore:
+        for edit in edits:
+            path = project / edit.path
+            source = path.read_text(encoding="utf-8")
+            assert source.count(edit.original) == 1, f"the edit no longer applies to {path}"
+            path.write_text(source.replace(edit.original, edit.mutated), encoding="utf-8")
+            restore.callback(path.write_text, source, encoding="utf-8")
+        yield
 
 
 def cruft_create_command(

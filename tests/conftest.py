@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _bake import SUPPORTED, bake, export_template, write_cookiecutter_config
+from _bake import SUPPORTED, bake, commit_all, export_template, write_cookiecutter_config
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +26,7 @@ def template_repo(template: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     """A git repository holding one commit of the template (what cruft bakes from)."""
     repo = tmp_path_factory.mktemp("template-repo") / "proving-ground"
     shutil.copytree(template, repo)
-    git = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
-    for command in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "t"]):
-        subprocess.run([*git, "-c", "commit.gpgsign=false", *command], cwd=repo, check=True)
+    commit_all(repo, "t")
     return repo
 
 

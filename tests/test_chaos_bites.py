@@ -16,26 +16,16 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _bake import REAL_SERVICES, SUPPORTED, bake, clean_env
+from _bake import REAL_SERVICES, Edit, clean_env, edited, installed_default_bake
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chaos-bake")]
 
 PACKAGE = "services/api/src/acme_knowledge_base"
 # A scenario that neither passes nor fails within this hangs: the bite test says so.
 SCENARIO_DEADLINE_SECONDS = 240
-
-
-@dataclass(frozen=True)
-class Edit:
-    path: str
-    original: str
-    mutated: str
 
 
 DIRECT_PUBLISH = (
@@ -96,26 +86,7 @@ POSTGRES_LATENCY = "tests/chaos/test_postgres_latency.py"
 def chaos_project(
     template: Path, cookiecutter_config: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    project = bake(
-        template, tmp_path_factory.mktemp("chaos"), cookiecutter_config, SUPPORTED["default"]
-    )
-    install = subprocess.run(
-        ["make", "install"], cwd=project, env=clean_env(), capture_output=True, text=True
-    )
-    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
-    return project
-
-
-@contextmanager
-def applied(project: Path, edits: tuple[Edit, ...]) -> Iterator[None]:
-    with ExitStack() as restore:
-        for edit in edits:
-            path = project / edit.path
-            source = path.read_text(encoding="utf-8")
-            assert source.count(edit.original) == 1, f"the mutation no longer applies to {path}"
-            path.write_text(source.replace(edit.original, edit.mutated), encoding="utf-8")
-            restore.callback(path.write_text, source, encoding="utf-8")
-        yield
+    return installed_default_bake(template, tmp_path_factory.mktemp("chaos"), cookiecutter_config)
 
 
 def run_scenarios(project: Path, *paths: str) -> subprocess.CompletedProcess[str]:
@@ -140,7 +111,7 @@ def failed_tests(output: str) -> list[str]:
 
 
 def test_nats_outage_catches_a_service_that_skips_the_outbox(chaos_project: Path) -> None:
-    with applied(chaos_project, DIRECT_PUBLISH):
+    with edited(chaos_project, *DIRECT_PUBLISH):
         result = run_scenarios(chaos_project, NATS_OUTAGE)
     output = result.stdout
     assert result.returncode == 1, output[-4000:]
@@ -148,7 +119,7 @@ def test_nats_outage_catches_a_service_that_skips_the_outbox(chaos_project: Path
 
 
 def test_postgres_latency_catches_a_database_without_timeout(chaos_project: Path) -> None:
-    with applied(chaos_project, NO_STATEMENT_TIMEOUT):
+    with edited(chaos_project, *NO_STATEMENT_TIMEOUT):
         result = run_scenarios(chaos_project, POSTGRES_LATENCY)
     # Failed (not hung: run_scenarios would have said so), and because a request hung.
     assert result.returncode == 1, result.stdout[-4000:]

@@ -17,12 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from _bake import REAL_SERVICES, clean_env, cruft_create_command, walk_files
+from _bake import GIT, REAL_SERVICES, clean_env, cruft_create_command, walk_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cruft-update")]
 
-GIT = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
-GIT_COMMIT = [*GIT, "-c", "commit.gpgsign=false", "commit", "--quiet", "-m"]
+GIT_COMMIT = [*GIT, "commit", "--quiet", "-m"]
 PROJECT_DIR = "{{cookiecutter.project_slug}}"
 
 # (file, text before, text after): the template's second commit.

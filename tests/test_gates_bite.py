@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from _bake import REAL_SERVICES, SUPPORTED, bake, clean_env
+from _bake import REAL_SERVICES, clean_env, installed_default_bake
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gates-bake")]
 
@@ -41,15 +41,6 @@ UNIT_FOLDERS = ("tests/unit", "packages/testkit/tests/unit")
 COVERAGE_MARGIN = 3  # points under the unmodified unit tier's coverage: the gate's threshold
 # The security tier's cross-tenant attacks (one per endpoint), not the whole tier.
 CROSS_TENANT = "ARGS=tests/security/test_cross_tenant.py -p no:randomly"
-GIT = (
-    "git",
-    "-c",
-    "user.name=Gate Tests",
-    "-c",
-    "user.email=gates@example.com",
-    "-c",
-    "commit.gpgsign=false",
-)
 FLAKY_PROBE = '''\
 """Fails in runs 1, 4 and 7 of every 10 (counted in a file): a 30%-failing test."""
 
@@ -130,14 +121,9 @@ def restored(project: Path, *relative: str) -> Iterator[None]:
 def gated_project(
     template: Path, cookiecutter_config: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    project = bake(
-        template, tmp_path_factory.mktemp("gated"), cookiecutter_config, SUPPORTED["default"]
+    return installed_default_bake(
+        template, tmp_path_factory.mktemp("gated"), cookiecutter_config, committed=True
     )
-    install = run(project, "make", "install")
-    assert install.returncode == 0, install.stdout[-3000:]
-    for command in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "bake"]):
-        subprocess.run([*GIT, *command], cwd=project, check=True, capture_output=True)
-    return project
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ worker, one after another, so two suites never run in the same directory at once
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 import xml.etree.ElementTree as ElementTree
@@ -15,7 +16,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-from _bake import REAL_SERVICES, SUPPORTED, bake, clean_env, walk_files
+from _bake import (
+    REAL_SERVICES,
+    SUPPORTED,
+    Edit,
+    bake,
+    clean_env,
+    commit_all,
+    edited,
+    walk_files,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -129,14 +139,64 @@ def test_make_format_is_idempotent(bake_fixture: str, request: pytest.FixtureReq
     assert changed == []
 
 
+ENHANCED_STEPS = [
+    "unit",
+    "property",
+    "contract",
+    "integration",
+    "e2e",
+    "rag",
+    "realtime",
+    "security",
+    "adversarial",
+    "observability",
+    "chaos",
+    "perf",
+    "quality-gates",
+]
+# The perf step compares with a baseline recorded minutes earlier while this suite's other
+# worker runs other bakes, so latency moves by more than any real limit. The limits are widened
+# for this run only: here the step must run and be judged; test_perf_gate.py proves it bites.
+WIDE_PERF_LIMITS = tuple(
+    Edit("pyproject.toml", f"{key} = {default}\n", f"{key} = {wide}\n")
+    for key, default, wide in (
+        ("perf_p50_pct", 10, 400),
+        ("perf_p95_pct", 15, 400),
+        ("perf_p99_pct", 20, 400),
+        ("perf_throughput_pct", 5, 80),
+    )
+)
+
+
 @DEFAULT
-def test_default_suite_passes_against_real_services(default_project: Path) -> None:
-    result = make(default_project, "test", env=REAL_SERVICES)
+def test_test_all_enhanced_passes_against_real_services(default_project: Path) -> None:
+    # As a user starts: the project in git (diff coverage needs a base), a perf baseline.
+    if not (default_project / ".git").is_dir():
+        commit_all(default_project)
+    with edited(default_project, *WIDE_PERF_LIMITS):
+        assert_ok(make(default_project, "perf-baseline", "PROFILE=smoke", env=REAL_SERVICES))
+        result = make(default_project, "test-all-enhanced", env=REAL_SERVICES)
     assert_ok(result)
+    assert result.stdout.rstrip().endswith("test-all-enhanced: passed"), tail(result)
+    summary = (default_project / "reports/test-all-enhanced.tsv").read_text(encoding="utf-8")
+    steps = [line.split("\t") for line in summary.splitlines()]
+    assert [step[0] for step in steps] == ENHANCED_STEPS, summary
+    assert all(step[2] == "PASS" for step in steps), summary
+    gates = json.loads((default_project / "reports/gates.json").read_text(encoding="utf-8"))
+    verdicts = {row["gate"]: row["verdict"] for row in gates["gates"]}
+    assert set(verdicts) == {
+        "security",
+        "flakiness",
+        "quarantine",
+        "performance",
+        "coverage",
+        "diff-coverage",
+        "adversarial",
+    }
+    assert set(verdicts.values()) == {"PASS"}, verdicts
     header = header_line(result.stdout)
     for service in ("postgres", "redis", "nats"):
         assert re.search(rf"\b{service}=url\b", header), header
-    assert_junit_has_passing_tests(default_project)
 
 
 @DEFAULT

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from _bake import REAL_SERVICES, SUPPORTED, bake, clean_env
+from _bake import REAL_SERVICES, Edit, clean_env, edited, installed_default_bake
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("perf-gate")]
 
 SEARCH = "services/api/src/acme_knowledge_base/routers/search.py"
 ROUNDS = "--round-seconds 5"
-SLEEP_IMPORT = ("from typing import Annotated\n", "import asyncio\nfrom typing import Annotated\n")
-SLEEP_CALL = (
-    "    try:\n        query = normalise_query(q, limit=limit)\n",
-    "    await asyncio.sleep(0.05)\n    try:\n        query = normalise_query(q, limit=limit)\n",
+SEARCH_BODY = "    try:\n        query = normalise_query(q, limit=limit)\n"
+SLOW_SEARCH = (
+    Edit(
+        SEARCH, "from typing import Annotated\n", "import asyncio\nfrom typing import Annotated\n"
+    ),
+    Edit(SEARCH, SEARCH_BODY, "    await asyncio.sleep(0.05)\n" + SEARCH_BODY),
 )
 
 
@@ -46,38 +46,9 @@ def make(project: Path, *arguments: str, timeout: float = 900) -> subprocess.Com
 def perf_project(
     template: Path, cookiecutter_config: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    project = bake(
-        template, tmp_path_factory.mktemp("perf"), cookiecutter_config, SUPPORTED["default"]
+    return installed_default_bake(
+        template, tmp_path_factory.mktemp("perf"), cookiecutter_config, committed=True
     )
-    install = make(project, "install")
-    assert install.returncode == 0, install.stdout[-3000:]
-    git = [
-        "git",
-        "-c",
-        "user.name=Perf Tests",
-        "-c",
-        "user.email=perf@example.com",
-        "-c",
-        "commit.gpgsign=false",
-    ]
-    for command in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "base"]):
-        subprocess.run([*git, *command], cwd=project, check=True)
-    return project
-
-
-@contextmanager
-def slow_search(project: Path) -> Iterator[None]:
-    path = project / SEARCH
-    source = path.read_text(encoding="utf-8")
-    mutated = source
-    for original, replacement in (SLEEP_IMPORT, SLEEP_CALL):
-        assert mutated.count(original) == 1, f"the mutation no longer applies to {path}"
-        mutated = mutated.replace(original, replacement)
-    path.write_text(mutated, encoding="utf-8")
-    try:
-        yield
-    finally:
-        path.write_text(source, encoding="utf-8")
 
 
 def test_an_unknown_profile_is_refused_in_one_line(perf_project: Path) -> None:
@@ -120,7 +91,7 @@ def test_gate_passes_unchanged_code_and_fails_a_slow_search(perf_project: Path) 
     assert unchanged.returncode == 0, unchanged.stdout[-4000:]
     assert report["verdict"] in {"PASS", "INCONCLUSIVE"}
 
-    with slow_search(perf_project):
+    with edited(perf_project, *SLOW_SEARCH):
         slowed = make(perf_project, "performance-gate", "PERF_ARGS=--max-rounds 7")
 
     assert slowed.returncode != 0, slowed.stdout[-4000:]
@@ -140,7 +111,7 @@ def test_perf_ab_passes_unchanged_code_and_fails_a_slow_search(perf_project: Pat
     report = json.loads((perf_project / "reports/perf-ab.json").read_text())
     assert report["verdict"] in {"PASS", "INCONCLUSIVE"}
 
-    with slow_search(perf_project):
+    with edited(perf_project, *SLOW_SEARCH):
         result = make(perf_project, "perf-ab", "BASE=HEAD", f"PERF_ARGS={ROUNDS} --pairs 5")
 
     assert result.returncode != 0, result.stdout[-4000:]

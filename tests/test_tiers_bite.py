@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _bake import REAL_SERVICES, SUPPORTED, bake, clean_env
+from _bake import REAL_SERVICES, Edit, clean_env, edited, installed_default_bake
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mutation-bake")]
 
@@ -25,10 +23,7 @@ PACKAGE = "services/api/src/acme_knowledge_base"
 
 
 @dataclass(frozen=True)
-class Mutation:
-    path: str
-    original: str
-    mutated: str
+class Mutation(Edit):
     tests: tuple[str, ...]  # pytest arguments selecting the tiers that must catch it
     failing_in: tuple[str, ...]  # test folders that must report a failure
     expected_text: str = ""  # a line fragment the failure output must contain
@@ -82,26 +77,7 @@ MUTATIONS = {
 def mutable_project(
     template: Path, cookiecutter_config: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    project = bake(
-        template, tmp_path_factory.mktemp("mutable"), cookiecutter_config, SUPPORTED["default"]
-    )
-    install = subprocess.run(
-        ["make", "install"], cwd=project, env=clean_env(), capture_output=True, text=True
-    )
-    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
-    return project
-
-
-@contextmanager
-def applied(project: Path, mutation: Mutation) -> Iterator[None]:
-    path = project / mutation.path
-    source = path.read_text(encoding="utf-8")
-    assert source.count(mutation.original) == 1, f"the mutation no longer applies to {path}"
-    path.write_text(source.replace(mutation.original, mutation.mutated), encoding="utf-8")
-    try:
-        yield
-    finally:
-        path.write_text(source, encoding="utf-8")
+    return installed_default_bake(template, tmp_path_factory.mktemp("mutable"), cookiecutter_config)
 
 
 def run_tiers(project: Path, tests: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
@@ -120,7 +96,7 @@ def run_tiers(project: Path, tests: tuple[str, ...]) -> subprocess.CompletedProc
 @pytest.mark.parametrize("name", list(MUTATIONS))
 def test_the_matching_tier_catches_the_break(mutable_project: Path, name: str) -> None:
     mutation = MUTATIONS[name]
-    with applied(mutable_project, mutation):
+    with edited(mutable_project, mutation):
         result = run_tiers(mutable_project, mutation.tests)
 
     output = result.stdout
