@@ -8,10 +8,12 @@ value), in one baked and installed project:
 2. testkit's impact selection runs (`--testkit-impact-changed=<file>`, map built once on the
    clean tree) and pytest-testmon runs (`--testmon`, database built once on the clean tree and
    restored after every fault, so faults do not leak into each other);
-3. a miss is a failing test a tool did not select. testkit must have none.
+3. a miss is a failing test a tool did not select. testkit must have none. A module or session
+   fixture's teardown error is reported on the last test of its scope, whichever that is: it
+   counts as caught when the selected run reports a teardown error too.
 
-Selections are taken with --collect-only (both tools deselect at collection), so the times are
-selection overhead (collection plus the decision), not the selected tests' run time.
+Each tool's selection then runs (no --collect-only), so its time is what a developer waits for:
+collection, the selection decision and the selected tests.
 
 Writes JSON and a markdown table (bench/results/impact_faults.{json,md}) and prints the table.
 
@@ -27,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import statistics
@@ -40,8 +41,22 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-TEMPLATE = Path(__file__).resolve().parents[1]
-RESULTS = TEMPLATE / "bench" / "results"
+from project import (
+    REAL_SERVICES,
+    TEMPLATE_ROOT,
+    Figure,
+    Measurement,
+    bake_default,
+    clean_env,
+    install_testmon,
+    installed_default_project,
+    progress,
+    run,
+)
+
+RESULTS = TEMPLATE_ROOT / "bench" / "results"
+# No service URL: every pytest run starts PostgreSQL, Redis and NATS from the installed binaries.
+LOCAL_SERVICES = {"TESTKIT_REQUIRE_INFRA": "1", "HYPOTHESIS_PROFILE": "ci"}
 
 
 @dataclass(frozen=True)
@@ -211,7 +226,7 @@ FAULTS = (
 OUTCOMES_PLUGIN = textwrap.dedent("""
     import json, os
 
-    _ran, _failed, _collected = set(), set(), []
+    _ran, _failed, _torn, _collected = set(), set(), set(), []
 
     def pytest_collection_finish(session):
         _collected.extend(item.nodeid for item in session.items)
@@ -220,23 +235,31 @@ OUTCOMES_PLUGIN = textwrap.dedent("""
         if report.when == "call" or (report.when == "setup" and not report.passed):
             _ran.add(report.nodeid)
         if report.failed:
-            _failed.add(report.nodeid)
+            (_torn if report.when == "teardown" else _failed).add(report.nodeid)
 
     def pytest_sessionfinish(session):
         if hasattr(session.config, "workerinput"):
             return
         with open(os.environ["BENCH_OUTCOMES"], "w") as out:
             json.dump({"ran": sorted(_ran), "failed": sorted(_failed),
-                       "collected": sorted(_collected)}, out)
+                       "torn": sorted(_torn - _failed), "collected": sorted(_collected)}, out)
 """)
 
 
 @dataclass
 class Run:
     ran: set[str]
-    failed: set[str]
+    failed: set[str]  # in setup or call
+    torn: set[str]  # in teardown only: a module or session fixture's error lands on the scope's
+    # last test, whichever that is, so it counts as caught when any selected test reports one
     seconds: float
     exit_code: int
+
+    def misses(self, failing: list[str], torn: list[str]) -> list[str]:
+        missed = sorted(set(failing) - self.ran)
+        if torn and not self.torn and not set(torn) & self.ran:
+            missed.append(f"teardown error (reported on {torn[0]})")
+        return missed
 
 
 @dataclass
@@ -245,6 +268,7 @@ class FaultResult:
     file: str
     applied: bool
     failing: list[str] = field(default_factory=list)
+    torn: list[str] = field(default_factory=list)  # teardown-only errors (see Run)
     full_s: float = 0.0
     testkit_selected: int = 0
     testkit_s: float = 0.0
@@ -274,12 +298,10 @@ class Project:
     def pytest(self, *args: str, parallel: bool = False) -> Run:
         outcomes = self.plugin_dir / "outcomes.json"
         outcomes.unlink(missing_ok=True)
-        env = dict(os.environ) | self.services
+        env = clean_env(**self.services)
         env["PYTHONPATH"] = str(self.plugin_dir)
         env["BENCH_OUTCOMES"] = str(outcomes)
         env["TESTKIT_HISTORY"] = "off"
-        for name in ("TESTKIT_IMPACT_CHANGED", "TESTKIT_IMPACT_BASE", "TESTKIT_IMPACT_RECORD"):
-            env.pop(name, None)
         command = [
             str(self.python),
             "-m",
@@ -309,7 +331,7 @@ class Project:
             )
         data = json.loads(outcomes.read_text())
         ran = set(data["collected"]) if "--collect-only" in args else set(data["ran"])
-        return Run(ran, set(data["failed"]), seconds, done.returncode)
+        return Run(ran, set(data["failed"]), set(data["torn"]), seconds, done.returncode)
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -320,44 +342,6 @@ def copy_database(source: Path, target: Path) -> None:
         reader.backup(writer)
     writer.close()
     reader.close()
-
-
-def bake(workdir: Path) -> Path:
-    cookiecutter = TEMPLATE / ".venv" / "bin" / "cookiecutter"
-    subprocess.run(
-        [str(cookiecutter), "--no-input", "-f", "-o", str(workdir), str(TEMPLATE)], check=True
-    )
-    project = next(p for p in workdir.iterdir() if (p / "pyproject.toml").is_file())
-    env = dict(os.environ, PATH=f"{TEMPLATE / '.venv' / 'bin'}:{os.environ['PATH']}")
-    subprocess.run(["make", "install"], cwd=project, env=env, check=True)
-    return project
-
-
-def install_testmon(project: Path) -> None:
-    uv = shutil.which("uv") or str(TEMPLATE / ".venv" / "bin" / "uv")
-    subprocess.run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            str(project / ".venv" / "bin" / "python"),
-            "pytest-testmon",
-        ],
-        check=True,
-    )
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-MACHINE_SERVICES = {
-    "TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/test",
-    "TEST_REDIS_URL": "redis://127.0.0.1:6379/0",
-    "TEST_NATS_URL": "nats://127.0.0.1:4222",
-}
 
 
 def run_bench(
@@ -376,30 +360,31 @@ def run_bench(
     plugin_dir = workdir / "plugins"
     plugin_dir.mkdir()
     (plugin_dir / "bench_outcomes.py").write_text(OUTCOMES_PLUGIN)
-    log(f"project {project_root}; tests {' '.join(tests)}")
+    progress(f"project {project_root}; tests {' '.join(tests)}")
     install_testmon(project_root)
     project = Project(project_root, tests, workers, plugin_dir, services)
 
     if reuse_map and (project_root / ".testkit" / "impact-map.json").is_file():
-        log("reusing the impact map already in the project (built on this clean tree)")
+        progress("reusing the impact map already in the project (built on this clean tree)")
         map_run = project.pytest("--collect-only")
     else:
-        log("building the testkit impact map (clean tree)")
+        progress("building the testkit impact map (clean tree)")
         map_run = project.pytest("--testkit-impact-record=1", parallel=True)
-    log(f"  {len(map_run.ran)} tests, {len(map_run.failed)} failing, {map_run.seconds:.0f} s")
+    progress(f"  {len(map_run.ran)} tests, {len(map_run.failed)} failing, {map_run.seconds:.0f} s")
     plain = map_run
     if with_plain_run:
         plain = project.pytest(parallel=True)
-        log(f"plain full run: {plain.seconds:.0f} s ({len(plain.failed)} failing, no fault)")
+        progress(f"plain full run: {plain.seconds:.0f} s ({len(plain.failed)} failing, no fault)")
     testmon_data = project_root / ".testmondata"
     for stale in project_root.glob(".testmondata*"):
         stale.unlink()
-    log("building the testmon database (clean tree, serial)")
+    progress("building the testmon database (clean tree, serial)")
     testmon_build = project.pytest("--testmon")
-    log(f"  {len(testmon_build.ran)} tests, {testmon_build.seconds:.0f} s")
+    progress(f"  {len(testmon_build.ran)} tests, {testmon_build.seconds:.0f} s")
     backup = workdir / "testmondata.clean"
     copy_database(testmon_data, backup)
     already_failing = plain.failed | map_run.failed
+    already_torn = plain.torn | map_run.torn
 
     results: list[FaultResult] = []
     for fault in FAULTS[first : first + limit]:
@@ -409,27 +394,27 @@ def run_bench(
         result = FaultResult(fault.name, relative, applied=original.count(fault.old) == 1)
         results.append(result)
         if not result.applied:
-            log(f"SKIP {fault.name}: the snippet is not in {relative} exactly once")
+            progress(f"SKIP {fault.name}: the snippet is not in {relative} exactly once")
             continue
         target.write_text(original.replace(fault.old, fault.new))
         try:
             full = project.pytest(parallel=True)
             result.failing = sorted(full.failed - already_failing)
+            result.torn = sorted(full.torn - already_torn)
             result.full_s = full.seconds
-            # Selection only (--collect-only): deselection happens at collection for both tools,
-            # and a miss is a failing test outside the selection.
-            ours = project.pytest(f"--testkit-impact-changed={relative}", "--collect-only")
+            # A miss is a failing test outside the selection (both tools deselect at collection).
+            ours = project.pytest(f"--testkit-impact-changed={relative}")
             result.testkit_selected, result.testkit_s = len(ours.ran), ours.seconds
-            result.testkit_misses = sorted(set(result.failing) - ours.ran)
-            theirs = project.pytest("--testmon", "--collect-only")
+            result.testkit_misses = ours.misses(result.failing, result.torn)
+            theirs = project.pytest("--testmon")
             result.testmon_selected, result.testmon_s = len(theirs.ran), theirs.seconds
-            result.testmon_misses = sorted(set(result.failing) - theirs.ran)
+            result.testmon_misses = theirs.misses(result.failing, result.torn)
         finally:
             target.write_text(original)
             for journal in project_root.glob(".testmondata-*"):
                 journal.unlink()
             copy_database(backup, testmon_data)
-        log(
+        progress(
             f"{fault.name}: {len(result.failing)} failing; testkit {result.testkit_selected} "
             f"selected ({len(result.testkit_misses)} missed, {result.testkit_s:.0f} s); testmon "
             f"{result.testmon_selected} ({len(result.testmon_misses)} missed, "
@@ -443,14 +428,14 @@ def run_bench(
         "tests": tests,
         "suite_size": len(plain.ran),
         "faults_applied": sum(r.applied for r in results),
-        "faults_detected": sum(1 for r in applied if r.failing),
+        "faults_detected": sum(1 for r in applied if r.failing or r.torn),
         "testkit_misses": sum(len(r.testkit_misses) for r in applied),
         "testmon_misses": sum(len(r.testmon_misses) for r in applied),
         "testkit_selected_median": statistics.median(r.testkit_selected for r in applied),
         "testmon_selected_median": statistics.median(r.testmon_selected for r in applied),
         "full_run_s_median": statistics.median(r.full_s for r in applied),
-        "testkit_select_s_median": statistics.median(r.testkit_s for r in applied),
-        "testmon_select_s_median": statistics.median(r.testmon_s for r in applied),
+        "testkit_select_run_s_median": statistics.median(r.testkit_s for r in applied),
+        "testmon_select_run_s_median": statistics.median(r.testmon_s for r in applied),
         "map_build_s": map_run.seconds,
         "plain_full_run_s": plain.seconds if with_plain_run else None,
         "testmon_build_s": testmon_build.seconds,
@@ -462,7 +447,7 @@ def run_bench(
 def markdown(summary: dict[str, object], results: list[FaultResult]) -> str:
     lines = [
         "| fault | file | failing | testkit selected | testkit missed | testmon selected "
-        "| testmon missed | testkit select s | testmon select s | full run s |",
+        "| testmon missed | testkit select+run s | testmon select+run s | full run s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -481,12 +466,23 @@ def markdown(summary: dict[str, object], results: list[FaultResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def measure(quick: bool) -> object:
-    """For `make bench` (bench/run.py): the benchmark bake and the machine's services."""
-    from project import Figure, Measurement, installed_default_project
+def headline(summary: dict[str, object]) -> str:
+    return (
+        f"Impact selection on {summary['faults_applied']} injected faults: testkit missed "
+        f"{summary['testkit_misses']} failing tests, pytest-testmon "
+        f"{summary['testmon_misses']}; median tests selected "
+        f"{summary['testkit_selected_median']} vs {summary['testmon_selected_median']} of "
+        f"{summary['suite_size']}, select and run "
+        f"{summary['testkit_select_run_s_median']:.0f} s vs "
+        f"{summary['testmon_select_run_s_median']:.0f} s (full run "
+        f"{summary['full_run_s_median']:.0f} s)."
+    )
 
+
+def measure(quick: bool) -> Measurement:
+    """For `make bench` (bench/run.py): the benchmark bake and the machine's services."""
     tests = (
-        ["tests/unit", "tests/integration"]
+        ["tests/unit"]  # QUICK: two faults against the unit tier prove the machinery
         if quick
         else [
             "tests/unit",
@@ -498,18 +494,30 @@ def measure(quick: bool) -> object:
             "tests/adversarial",
         ]
     )
+    # BENCH_SERVICES=local: each pytest run starts its own servers from the installed binaries
+    # (it can then run at low priority beside a timing-sensitive measurement).
+    services = LOCAL_SERVICES if os.environ.get("BENCH_SERVICES") == "local" else REAL_SERVICES
     summary, results = run_bench(
-        installed_default_project(), tests, 2, 6 if quick else len(FAULTS), MACHINE_SERVICES
+        installed_default_project(),
+        tests,
+        2,
+        2 if quick else len(FAULTS),
+        services,
+        with_plain_run=not quick,
     )
     figures = [
         Figure(
             r.name,
             {
                 "failing": len(r.failing),
+                "teardown errors": len(r.torn),
                 "testkit selected": r.testkit_selected,
                 "testkit missed": len(r.testkit_misses),
                 "testmon selected": r.testmon_selected,
                 "testmon missed": len(r.testmon_misses),
+                "testkit s": round(r.testkit_s, 1),
+                "testmon s": round(r.testmon_s, 1),
+                "full run s": round(r.full_s, 1),
             },
             f"python bench/impact_faults.py --tests {' '.join(tests)}",
         )
@@ -522,6 +530,7 @@ def measure(quick: bool) -> object:
         figures,
         notes="summary: " + json.dumps(summary),
         chart=("testkit selected", "tests"),
+        headline=headline(summary),
     )
 
 
@@ -561,8 +570,12 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps([asdict(r) for r in results], indent=2)
         )
 
-    project_root = arguments.project or bake(Path(tempfile.mkdtemp(prefix="impact-bake-")))
-    services = MACHINE_SERVICES if arguments.services == "url" else {}
+    if arguments.project:
+        project_root = arguments.project
+    else:
+        project_root = bake_default(Path(tempfile.mkdtemp(prefix="impact-bake-")))
+        run(["make", "install"], cwd=project_root)
+    services = REAL_SERVICES if arguments.services == "url" else LOCAL_SERVICES
     summary, results = run_bench(
         project_root,
         arguments.tests,

@@ -4,10 +4,16 @@ In one default bake (its own git repository, so perf-ab can build BASE=HEAD), af
 `make perf-baseline`: N runs each of
 - performance-gate and perf-ab on unchanged code (a non-zero exit is a false alarm);
 - both with the search endpoint slowed by +50% (detected: exit 1 naming GET /search);
-- both with +20% (the SPEC's target for this one is perf-ab's).
+- perf-ab with +20% (the issue's target for +20% is perf-ab's; the baseline gate compares with
+  rounds recorded earlier and is not asked to resolve it).
 The slowdown is proportional: a sleep of that share of the baseline's search median, so "+50%"
 means the same on a fast or a slow machine. Usage: python bench/perf_gate_accuracy.py --runs 20
 (the SPEC's figure) or --runs 3 for a quick look; --project reuses an installed bake.
+
+Twenty rounds of five commands take about two hours, so the tallies are saved after every
+round (CHECKPOINT, tracked in git) and BENCH_RESUME=1 (or --resume) continues from them until
+every case has its runs: against the same baseline when the bake still has it, else against a
+baseline it records first. BENCH_PERF_RUNS=N sets the runs per case (20).
 """
 
 from __future__ import annotations
@@ -18,27 +24,46 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from project import (
     REAL_SERVICES,
+    TEMPLATE_ROOT,
     WORK_DIR,
+    Edit,
     Figure,
     Measurement,
     bake_default,
     clean_env,
+    commit_all,
+    edited,
+    installed_default_project,
     progress,
     run,
 )
 
 SEARCH = "services/api/src/acme_knowledge_base/routers/search.py"
+TARGET_RUNS = 20  # per case: the issue's figure
+SEARCH_BODY = "    try:\n        query = normalise_query(q, limit=limit)\n"
+# Tracked in git, so a run spread over several sittings (or machines' sessions) can continue.
+CHECKPOINT = TEMPLATE_ROOT / "bench" / "checkpoints" / "perf_gate_accuracy.json"
 ENDPOINT = "GET /search p50_ms"
 # Short rounds keep a run near a minute; the gate's own defaults are longer.
 ROUND_ARGS = "--round-seconds 5"
-SLOWDOWNS = (0.0, 0.5, 0.2)
+BASELINE_ARGS = f"{ROUND_ARGS} --rounds 5"
+# (command, its report, extra make arguments, the slowdowns it is measured on)
+CASES = (
+    ("performance-gate", "performance-gate.json", (), (0.0, 0.5)),
+    ("perf-ab", "perf-ab.json", ("BASE=HEAD", f"PERF_ARGS={ROUND_ARGS}"), (0.0, 0.5, 0.2)),
+)
+# QUICK=1 only proves the machinery: one gate run on unchanged code, one perf-ab on +50%.
+QUICK_ROUND_ARGS = "--round-seconds 2"
+QUICK_BASELINE_ARGS = f"{QUICK_ROUND_ARGS} --rounds 4"
+QUICK_CASES = (
+    ("performance-gate", "performance-gate.json", (), (0.0,)),
+    ("perf-ab", "perf-ab.json", ("BASE=HEAD", f"PERF_ARGS={QUICK_ROUND_ARGS} --pairs 5"), (0.5,)),
+)
 
 
 @dataclass
@@ -48,29 +73,38 @@ class Tally:
     named_search: int = 0  # ... and GET /search among the regressions
     inconclusive: int = 0
     errors: int = 0  # anything else (the command itself broke)
+    regressions: list[list[str]] = field(default_factory=list)  # what each failed run named
     seconds: list[float] = field(default_factory=list)
 
 
-def perf_project() -> Path:
-    """A default bake, installed and committed (reused when present)."""
+def perf_project(quick: bool = False) -> Path:
+    """A bake of its own (other measurements may edit theirs alongside), in its own git
+    repository so perf-ab can build BASE=HEAD; reused when present. QUICK, where measurements
+    run one after another, uses the shared benchmark bake."""
     project = WORK_DIR / "perf" / "acme-knowledge-base"
-    if not (project / ".venv" / ".installed").is_file():
+    if quick:
+        project = installed_default_project()
+    elif not (project / ".venv" / ".installed").is_file():
         shutil.rmtree(WORK_DIR / "perf", ignore_errors=True)
         project = bake_default(WORK_DIR / "perf")
         run(["make", "install"], cwd=project)
     if not (project / ".git").is_dir():
-        git = [
-            "git",
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ]
-        for command in (["init", "-q"], ["add", "--all"], ["commit", "-q", "-m", "bench"]):
-            run([*git, *command], cwd=project)
+        commit_all(project)
     return project
+
+
+def save_checkpoint(tallies: dict[str, Tally]) -> None:
+    CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
+    data = {name: asdict(tally) for name, tally in tallies.items()}
+    CHECKPOINT.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def load_checkpoint() -> dict[str, Tally]:
+    try:
+        data = json.loads(CHECKPOINT.read_text(encoding="utf-8"))
+        return {name: Tally(**values) for name, values in data.items()}
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        raise SystemExit(f"cannot resume from {CHECKPOINT}: {error}") from None
 
 
 def make(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -86,26 +120,18 @@ def make(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@contextmanager
-def slowed_search(project: Path, seconds: float) -> Iterator[None]:
-    path = project / SEARCH
-    source = path.read_text(encoding="utf-8")
-    if seconds > 0:
-        mutated = source.replace(
-            "from typing import Annotated\n", "import asyncio\nfrom typing import Annotated\n", 1
-        ).replace(
-            "    try:\n        query = normalise_query(q, limit=limit)\n",
-            f"    await asyncio.sleep({seconds:.6f})\n"
-            "    try:\n        query = normalise_query(q, limit=limit)\n",
-            1,
-        )
-        if mutated.count("asyncio.sleep") != 1:
-            raise RuntimeError(f"the slowdown no longer applies to {path}")
-        path.write_text(mutated, encoding="utf-8")
-    try:
-        yield
-    finally:
-        path.write_text(source, encoding="utf-8")
+def slowdown(seconds: float) -> tuple[Edit, ...]:
+    """The search endpoint sleeping `seconds` before its work (nothing for 0)."""
+    if seconds <= 0:
+        return ()
+    return (
+        Edit(
+            SEARCH,
+            "from typing import Annotated\n",
+            "import asyncio\nfrom typing import Annotated\n",
+        ),
+        Edit(SEARCH, SEARCH_BODY, f"    await asyncio.sleep({seconds:.6f})\n" + SEARCH_BODY),
+    )
 
 
 def one(project: Path, tally: Tally, target: str, report: str, *arguments: str) -> None:
@@ -124,6 +150,7 @@ def one(project: Path, tally: Tally, target: str, report: str, *arguments: str) 
         and data.get("verdict") == "REGRESSION"
     ):
         tally.failed += 1
+        tally.regressions.append(list(data.get("regressions", [])))
         tally.named_search += ENDPOINT in data.get("regressions", [])
     elif result.returncode == 0:
         tally.inconclusive += data.get("verdict") == "INCONCLUSIVE"
@@ -132,32 +159,42 @@ def one(project: Path, tally: Tally, target: str, report: str, *arguments: str) 
         progress(f"{target} broke (exit {result.returncode}):\n{result.stdout[-2000:]}")
 
 
-def accuracy(project: Path, runs: int) -> dict[str, Tally]:
-    baseline = make(project, "perf-baseline", f"PERF_ARGS={ROUND_ARGS} --rounds 5")
-    if baseline.returncode != 0:
-        raise RuntimeError(f"perf-baseline failed:\n{baseline.stdout[-3000:]}")
-    recorded = json.loads((project / "perf/baselines/smoke.json").read_text(encoding="utf-8"))
+def accuracy(
+    project: Path, runs: int, *, quick: bool = False, resume: bool = False
+) -> dict[str, Tally]:
+    tallies = {}
+    if resume:
+        tallies = load_checkpoint()
+        progress(f"resuming: {', '.join(f'{n} {t.runs} runs' for n, t in tallies.items())}")
+    baseline_path = project / "perf/baselines/smoke.json"
+    if not (resume and baseline_path.is_file()):  # a new sitting in a new bake records its own
+        baseline_args = QUICK_BASELINE_ARGS if quick else BASELINE_ARGS
+        baseline = make(project, "perf-baseline", f"PERF_ARGS={baseline_args}")
+        if baseline.returncode != 0:
+            raise RuntimeError(f"perf-baseline failed:\n{baseline.stdout[-3000:]}")
+    recorded = json.loads(baseline_path.read_text(encoding="utf-8"))
     median_ms = recorded["endpoints"]["GET /search"]["p50_ms"]
     progress(f"baseline search median {median_ms:.2f} ms")
-    tallies: dict[str, Tally] = {}
-    for index in range(runs):
-        for share in SLOWDOWNS:
-            label = "unchanged" if share == 0 else f"+{share:.0%}"
-            with slowed_search(project, share * median_ms / 1000):
-                gate = tallies.setdefault(f"performance-gate {label}", Tally())
-                one(project, gate, "performance-gate", "performance-gate.json")
-                ab = tallies.setdefault(f"perf-ab {label}", Tally())
-                one(project, ab, "perf-ab", "perf-ab.json", "BASE=HEAD", f"PERF_ARGS={ROUND_ARGS}")
-        progress(
-            f"run {index + 1}/{runs}: "
-            + "; ".join(f"{name} {t.failed}/{t.runs}" for name, t in tallies.items())
-        )
+    while min((t.runs for t in tallies.values()), default=0) < runs:
+        for target, report, arguments, shares in QUICK_CASES if quick else CASES:
+            for share in shares:
+                label = "unchanged" if share == 0 else f"+{share:.0%}"
+                tally = tallies.setdefault(f"{target} {label}", Tally())
+                if tally.runs >= runs:
+                    continue
+                with edited(project, *slowdown(share * median_ms / 1000)):
+                    one(project, tally, target, report, *arguments)
+        if not quick:
+            save_checkpoint(tallies)
+        progress("; ".join(f"{name} {t.failed}/{t.runs}" for name, t in tallies.items()))
     return tallies
 
 
 def measure(quick: bool, project: Path | None = None, runs: int | None = None) -> Measurement:
-    count = runs or (3 if quick else 20)
-    tallies = accuracy(project or perf_project(), count)
+    # BENCH_PERF_RUNS: fewer runs per case (with BENCH_RESUME=1, the tallies reached so far).
+    count = runs or (1 if quick else int(os.environ.get("BENCH_PERF_RUNS") or TARGET_RUNS))
+    resume = not quick and os.environ.get("BENCH_RESUME") == "1"
+    tallies = accuracy(project or perf_project(quick), count, quick=quick, resume=resume)
     figures = [
         Figure(
             name,
@@ -178,12 +215,28 @@ def measure(quick: bool, project: Path | None = None, runs: int | None = None) -
         "Perf gate: false alarms on unchanged code, detections of +50% / +20% search slowdowns",
         figures,
         notes=(
-            "`failed` on unchanged rows are false alarms (targets: at most 1 in 20); on slowed "
-            "rows they are detections (targets: at least 19 in 20 for +50%, and for +20% with "
-            "perf-ab). Smoke profile, 5 s rounds, 5 baseline rounds, gate up to 9 rounds, "
+            "QUICK: one run per case with 2 s rounds; it proves the machinery, not the rates."
+            if quick
+            else "`failed` on unchanged rows are false alarms (targets: at most 1 in 20); on "
+            "slowed rows they are detections (targets: at least 19 in 20 for +50%, and for +20% "
+            "with perf-ab). Smoke profile, 5 s rounds, 5 baseline rounds, gate up to 9 rounds, "
             "perf-ab 6 pairs up to 10."
+            + (
+                f" In progress: {count} of {TARGET_RUNS} runs per case so far, from the "
+                "checkpoint; `BENCH_RESUME=1 make bench ARGS='--only perf_gate_accuracy'` "
+                "continues."
+                if count < TARGET_RUNS
+                else ""
+            )
         ),
         chart=("failed", "runs"),
+        headline="Perf gates: "
+        + "; ".join(
+            f"{name} {t.failed}/{t.runs} "
+            + ("false alarms" if name.endswith("unchanged") else "detected")
+            for name, t in tallies.items()
+        )
+        + ".",
     )
 
 
@@ -192,8 +245,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--project", type=Path, help="an installed bake (default: bench's own)")
     parser.add_argument("--json", type=Path, help="also write the tallies here")
+    parser.add_argument("--resume", action="store_true", help=f"continue from {CHECKPOINT}")
     arguments = parser.parse_args()
-    tallies = accuracy(arguments.project or perf_project(), arguments.runs)
+    tallies = accuracy(arguments.project or perf_project(), arguments.runs, resume=arguments.resume)
     for name, tally in tallies.items():
         print(
             f"{name}: {tally.failed}/{tally.runs} failed ({tally.named_search} naming search), "

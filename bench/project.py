@@ -7,6 +7,7 @@ machine: each figure is a median over repeats, and comparisons are ratios within
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -19,10 +20,14 @@ TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 # The environment rules and the machine's services are the template tests' own (tests/_bake.py).
 sys.path.insert(0, str(TEMPLATE_ROOT / "tests"))
 from _bake import REAL_SERVICES as REAL_SERVICES  # noqa: E402  (re-exported for the measurements)
+from _bake import Edit as Edit  # noqa: E402
 from _bake import clean_env as clean_env  # noqa: E402
+from _bake import commit_all as commit_all  # noqa: E402
+from _bake import edited as edited  # noqa: E402
 
 TOOLS_BIN = Path(sys.executable).parent
-WORK_DIR = TEMPLATE_ROOT / "build" / "bench"
+# Where the benchmark bakes live; the template test of QUICK=1 points it at a temp dir.
+WORK_DIR = Path(os.environ.get("BENCH_WORK_DIR") or TEMPLATE_ROOT / "build" / "bench")
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class Measurement:
     figures: list[Figure] = field(default_factory=list)
     notes: str = ""
     chart: tuple[str, str] | None = None  # (value column to plot, unit) as a bar per figure
+    headline: str = ""  # one sentence with the figure that matters, for the page's summary
 
 
 def run(
@@ -102,5 +108,22 @@ def installed_default_project() -> Path:
     return project
 
 
+def install_testmon(project: Path) -> None:
+    """pytest-testmon, the comparison for impact selection and overhead, in the bake's venv."""
+    python = project / ".venv" / "bin" / "python"
+    run(
+        [
+            str(TOOLS_BIN / "uv"),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(python),
+            "pytest-testmon",
+        ],
+        project,
+    )
+
+
 def progress(message: str) -> None:
-    print(f"bench: {message}", flush=True)
+    print(f"bench {time.strftime('%H:%M:%S')}: {message}", flush=True)

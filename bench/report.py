@@ -48,19 +48,23 @@ def chart(measurement: Measurement, directory: Path) -> str | None:
 
 
 def write_markdown(
-    output: Path, measurements: Sequence[Measurement], about: Mapping[str, object]
+    output: Path, measurements: Sequence[tuple[Measurement, Mapping[str, object]]]
 ) -> None:
     lines = [
         "# Benchmarks",
         "",
         "Produced by `make bench` (`make bench QUICK=1` for the reduced version) in the template "
-        "repository: every figure below comes from one run on one machine, side by side.",
-        "",
-        "Machine: " + ", ".join(f"{key} {value}" for key, value in about.items()) + ".",
+        "repository. The figures of one section come from one run on one machine, side by side; "
+        "each section says when and where it was measured (`make bench ARGS='--only NAME'` "
+        "refreshes one).",
         "",
     ]
-    for measurement in measurements:
+    headlines = [f"- {m.headline}" for m, _ in measurements if m.headline]
+    if headlines:
+        lines += ["## Headlines", "", *headlines, ""]
+    for measurement, about in measurements:
         lines += [f"## {measurement.title}", ""]
+        lines += ["Measured: " + ", ".join(f"{key} {value}" for key, value in about.items()), ""]
         if measurement.notes:
             lines += [measurement.notes, ""]
         lines += [*table(measurement), ""]
