@@ -468,8 +468,8 @@ def markdown(summary: dict[str, object], results: list[FaultResult]) -> str:
 
 def headline(summary: dict[str, object]) -> str:
     return (
-        f"Impact selection on {summary['faults_applied']} injected faults: testkit missed "
-        f"{summary['testkit_misses']} failing tests, pytest-testmon "
+        f"Impact selection on {summary['faults_applied']} injected faults: failing tests missed "
+        f"by testkit {summary['testkit_misses']}, by pytest-testmon "
         f"{summary['testmon_misses']}; median tests selected "
         f"{summary['testkit_selected_median']} vs {summary['testmon_selected_median']} of "
         f"{summary['suite_size']}, select and run "

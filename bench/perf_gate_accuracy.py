@@ -219,7 +219,9 @@ def measure(quick: bool, project: Path | None = None, runs: int | None = None) -
             if quick
             else "`failed` on unchanged rows are false alarms (targets: at most 1 in 20); on "
             "slowed rows they are detections (targets: at least 19 in 20 for +50%, and for +20% "
-            "with perf-ab). Smoke profile, 5 s rounds, 5 baseline rounds, gate up to 9 rounds, "
+            "with perf-ab). `inconclusive` runs exit 0 and say so: a limit was exceeded without "
+            "significance after the last round or pair, so they are neither alarms nor "
+            "detections. Smoke profile, 5 s rounds, 5 baseline rounds, gate up to 9 rounds, "
             "perf-ab 6 pairs up to 10."
             + (
                 f" In progress: {count} of {TARGET_RUNS} runs per case so far, from the "
