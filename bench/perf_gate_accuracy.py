@@ -6,9 +6,10 @@ In one default bake (its own git repository, so perf-ab can build BASE=HEAD), af
 - both with the search endpoint slowed by +50% (detected: exit 1 naming GET /search);
 - perf-ab with +20% (the issue's target for +20% is perf-ab's; the baseline gate compares with
   rounds recorded earlier and is not asked to resolve it).
-The slowdown is proportional: a sleep of that share of the baseline's search median, so "+50%"
-means the same on a fast or a slow machine. Usage: python bench/perf_gate_accuracy.py --runs 20
-(the SPEC's figure) or --runs 3 for a quick look; --project reuses an installed bake.
+The slowdown is proportional: a sleep of that share of the search median the same command
+measured on unchanged code (the baseline's for the gate, perf-ab's base rounds' for perf-ab),
+so "+20%" means the same on a fast or a slow machine. Usage: python bench/perf_gate_accuracy.py
+--runs 20 (the SPEC's figure) or --runs 3 for a quick look; --project reuses an installed bake.
 
 Twenty rounds of five commands take about two hours, so the tallies are saved after every
 round (CHECKPOINT, tracked in git) and BENCH_RESUME=1 (or --resume) continues from them until
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -75,6 +77,11 @@ class Tally:
     errors: int = 0  # anything else (the command itself broke)
     regressions: list[list[str]] = field(default_factory=list)  # what each failed run named
     seconds: list[float] = field(default_factory=list)
+    rounds: list[int] = field(default_factory=list)  # rounds (gate) or pairs (perf-ab) each used
+    # The search median each run measured on its unchanged side (the baseline's, or perf-ab's
+    # base rounds'), and the sleep each run injected.
+    search_p50_ms: list[float] = field(default_factory=list)
+    sleep_ms: list[float] = field(default_factory=list)
 
 
 def perf_project(quick: bool = False) -> Path:
@@ -134,15 +141,25 @@ def slowdown(seconds: float) -> tuple[Edit, ...]:
     )
 
 
-def one(project: Path, tally: Tally, target: str, report: str, *arguments: str) -> None:
+def one(
+    project: Path, tally: Tally, sleep_s: float, target: str, report: str, *arguments: str
+) -> None:
+    (project / "reports" / report).unlink(missing_ok=True)
     started = time.perf_counter()
-    result = make(project, target, *arguments)
+    with edited(project, *slowdown(sleep_s)):
+        result = make(project, target, *arguments)
     tally.seconds.append(time.perf_counter() - started)
     tally.runs += 1
+    tally.sleep_ms.append(round(sleep_s * 1000, 3))
     try:
         data = json.loads((project / "reports" / report).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         data = {}
+    if "rounds" in data:
+        tally.rounds.append(int(data["rounds"]["current"]))
+    for check in data.get("checks", []):
+        if f"{check['scope']} {check['metric']}" == ENDPOINT and check["baseline"] is not None:
+            tally.search_p50_ms.append(check["baseline"])
     # make exits 2 when a recipe fails and prints the recipe's code: testkit's 1 is a verdict.
     if (
         result.returncode != 0
@@ -182,12 +199,21 @@ def accuracy(
                 tally = tallies.setdefault(f"{target} {label}", Tally())
                 if tally.runs >= runs:
                     continue
-                with edited(project, *slowdown(share * median_ms / 1000)):
-                    one(project, tally, target, report, *arguments)
+                reference = reference_ms(tallies.get(f"{target} unchanged"), median_ms)
+                one(project, tally, share * reference / 1000, target, report, *arguments)
         if not quick:
             save_checkpoint(tallies)
         progress("; ".join(f"{name} {t.failed}/{t.runs}" for name, t in tallies.items()))
     return tallies
+
+
+def reference_ms(unchanged: Tally | None, baseline_ms: float) -> float:
+    """The search median a slowdown is a share of: the median of what the command itself
+    measured on unchanged code (perf-ab's base rounds measured search about 1.6x slower than
+    the gate's baseline rounds here), else the baseline's."""
+    if unchanged is None or not unchanged.search_p50_ms:
+        return baseline_ms
+    return statistics.median(unchanged.search_p50_ms)
 
 
 def measure(quick: bool, project: Path | None = None, runs: int | None = None) -> Measurement:
@@ -205,6 +231,9 @@ def measure(quick: bool, project: Path | None = None, runs: int | None = None) -
                 "inconclusive": t.inconclusive,
                 "errors": t.errors,
                 "median_s": round(sorted(t.seconds)[len(t.seconds) // 2], 1) if t.seconds else 0,
+                # Older tallies did not record how many rounds or pairs each run took.
+                **({"most_rounds": max(t.rounds)} if t.rounds else {}),
+                **({"sleep_ms": statistics.median(t.sleep_ms)} if any(t.sleep_ms) else {}),
             },
             f"python bench/perf_gate_accuracy.py --runs {count}",
         )
@@ -221,8 +250,13 @@ def measure(quick: bool, project: Path | None = None, runs: int | None = None) -
             "slowed rows they are detections (targets: at least 19 in 20 for +50%, and for +20% "
             "with perf-ab). `inconclusive` runs exit 0 and say so: a limit was exceeded without "
             "significance after the last round or pair, so they are neither alarms nor "
-            "detections. Smoke profile, 5 s rounds, 5 baseline rounds, gate up to 9 rounds, "
-            "perf-ab 6 pairs up to 10."
+            "detections; the rest passed. Smoke profile, 5 s rounds, 5 baseline rounds, gate up "
+            "to 9 rounds, perf-ab 6 pairs up to 20 (`most_rounds`: the most one run needed). "
+            "`sleep_ms`: the median sleep injected, a share of the search median the same "
+            "command measured on unchanged code. Rows without these columns come from an "
+            "earlier sitting that did not record them; there perf-ab's +50% slept half the gate "
+            "baseline's median, a smaller share of what perf-ab measures, and every run ended "
+            "REGRESSION within 10 pairs, which a limit of 20 pairs does not change."
             + (
                 f" In progress: {count} of {TARGET_RUNS} runs per case so far, from the "
                 "checkpoint; `BENCH_RESUME=1 make bench ARGS='--only perf_gate_accuracy'` "

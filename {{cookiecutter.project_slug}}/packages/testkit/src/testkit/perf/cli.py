@@ -89,8 +89,10 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     ab.add_argument(
         "--max-pairs",
         type=int,
-        default=10,
-        help="while a metric is inconclusive, add pairs up to this many",
+        # Only an undecided run goes on. With 10, a slowdown 10 points past the p50 limit ended
+        # INCONCLUSIVE in 3 runs of 20; with 20, in 1 (docs/testing.md, Measured accuracy).
+        default=20,
+        help="while a metric is inconclusive, add pairs up to this many (default 20)",
     )
     ab.add_argument(
         "--round-seconds",
