@@ -89,8 +89,7 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     ab.add_argument(
         "--max-pairs",
         type=int,
-        # Only an undecided run goes on. With 10, a slowdown 10 points past the p50 limit ended
-        # INCONCLUSIVE in 3 runs of 20; with 20, in 1 (docs/testing.md, Measured accuracy).
+        # Only an undecided run uses these; a decided one stops after --pairs.
         default=20,
         help="while a metric is inconclusive, add pairs up to this many (default 20)",
     )
