@@ -204,7 +204,7 @@ performance-gate: install | $(REPORTS_DIR) ## Rounds now vs the baseline: limits
 	$(PERF_TESTKIT) gate $(PERF_COMMON) $(PERF_ARGS)
 
 .PHONY: perf-ab
-perf-ab: install | $(REPORTS_DIR) ## BASE=<git ref> vs the working tree: interleaved rounds, paired statistics
+perf-ab: install | $(REPORTS_DIR) ## BASE=<git ref> vs the working tree: both loaded at once, paired rounds and statistics
 	$(PERF_TESTKIT) ab --base '$(BASE)' $(PERF_COMMON) $(PERF_ARGS)
 
 .PHONY: perf-micro

@@ -132,6 +132,53 @@ def test_paired_unchanged_code_passes() -> None:
     assert result.verdict is Verdict.PASS
 
 
+def test_a_pass_near_the_limit_that_the_pairs_do_not_show_within_it_is_undecided() -> None:
+    # Median +8% of a +10% limit, the pairs from -2% to +25%: a true +20% could look like this.
+    ratios = [1.08, 0.98, 1.25, 1.02, 1.20, 1.08]
+
+    result = compare_pairs(
+        [round_of(10.0) for _ in ratios], [round_of(10.0 * r) for r in ratios], LIMITS
+    )
+
+    undecided = [check.label for check in result.undecided]
+    assert result.verdict is Verdict.PASS
+    assert "GET /search p50_ms" in undecided
+    assert not any(label.startswith("POST /ask") for label in undecided)  # unchanged
+    assert result.as_dict()["undecided"] == undecided
+
+
+def test_a_pass_the_pairs_show_within_the_limit_is_decided() -> None:
+    # Median +8% again, but every pair agrees: within +10% is significant.
+    ratios = [1.07, 1.08, 1.075, 1.085, 1.07, 1.08]
+
+    result = compare_pairs(
+        [round_of(10.0) for _ in ratios], [round_of(10.0 * r) for r in ratios], LIMITS
+    )
+
+    search = verdicts(result.checks)["GET /search p50_ms"]
+    assert search is Verdict.PASS
+    assert result.undecided == ()
+
+
+def test_a_pass_under_half_the_limit_is_decided_however_noisy() -> None:
+    ratios = [1.03, 0.85, 1.25, 0.92, 1.15, 1.04]  # median +3.5% of +10%
+
+    result = compare_pairs(
+        [round_of(10.0) for _ in ratios], [round_of(10.0 * r) for r in ratios], LIMITS
+    )
+
+    assert result.verdict is Verdict.PASS
+    assert result.undecided == ()
+
+
+def test_the_baseline_gate_has_no_undecided_passes() -> None:
+    result = compare_to_baseline(
+        [round_of(v) for v in NOISY], [round_of(v * 1.08) for v in reversed(NOISY)], LIMITS
+    )
+
+    assert result.undecided == ()
+
+
 def test_pairs_must_match() -> None:
     with pytest.raises(ValueError, match="as many base rounds as candidate rounds: 2 vs 1"):
         compare_pairs([round_of(1.0)] * 2, [round_of(1.0)], LIMITS)

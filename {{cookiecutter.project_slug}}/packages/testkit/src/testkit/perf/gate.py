@@ -8,6 +8,10 @@ of the A/B pairs' log-ratios minus the limit's). Testing against the limit, not 
 change", is what keeps a noisy machine from failing unchanged code: noise has to push every
 round past the limit, not merely past the baseline. Beyond the limit without significance is
 INCONCLUSIVE: the caller runs more rounds, up to a cap, and then reports INCONCLUSIVE.
+Within the limit is a PASS on the point estimate; for A/B pairs a PASS past half the limit whose
+pairs do not show it within the limit either (one-sided p >= alpha for "better than the limit
+allows") is also *undecided*, and perf-ab adds pairs while one is: with few noisy pairs a true
++20% change sometimes shows a median under +10%, and stopping there would pass it.
 Latency percentiles are checked in total and per endpoint (so the table names the slow one);
 throughput and error rate in total. Pure functions: figures in, a GateResult out.
 """
@@ -111,10 +115,17 @@ class MetricCheck:
     p_value: float | None
     verdict: Verdict
     note: str = ""
+    # A/B only: one-sided p that the metric is within its limit (better than the limit allows).
+    p_within: float | None = None
 
     @property
     def label(self) -> str:
         return f"{self.scope} {self.metric}"
+
+    @property
+    def worse_pct(self) -> float:
+        """The change in the worse direction (a throughput drop, a latency rise), in percent."""
+        return _worse_pct(self.metric, self.change_pct or 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +145,26 @@ class GateResult:
     @property
     def inconclusive(self) -> tuple[MetricCheck, ...]:
         return tuple(c for c in self.checks if c.verdict is Verdict.INCONCLUSIVE)
+
+    @property
+    def undecided(self) -> tuple[MetricCheck, ...]:
+        """Passes past half their limit that the pairs do not yet show to be within it."""
+        return tuple(
+            c
+            for c in self.checks
+            if c.verdict is Verdict.PASS
+            and c.p_within is not None
+            and c.p_within >= self.alpha
+            and c.limit_pct is not None
+            and c.worse_pct > c.limit_pct / 2
+        )
+
+    @property
+    def needs_more_pairs(self) -> bool:
+        """perf-ab goes on: a metric is inconclusive, or a pass is still undecided."""
+        return self.verdict is Verdict.INCONCLUSIVE or (
+            self.verdict is Verdict.PASS and bool(self.undecided)
+        )
 
     @property
     def unjudged(self) -> bool:
@@ -161,6 +192,7 @@ class GateResult:
             "regressions": [check.label for check in self.regressions],
             "inconclusive": [check.label for check in self.inconclusive]
             + (["total p50_ms (too few requests)"] if self.unjudged else []),
+            "undecided": [check.label for check in self.undecided],
             "checks": [asdict(check) | {"verdict": check.verdict.value} for check in self.checks],
         }
 
@@ -188,13 +220,18 @@ def _worse(metric: str) -> Alternative:
     return "less" if metric == THROUGHPUT else "greater"
 
 
-def _classify(
-    change_pct: float, limit_pct: float, metric: str, p_value: float, alpha: float
-) -> Verdict:
-    beyond = change_pct < -limit_pct if metric == THROUGHPUT else change_pct > limit_pct
-    if not beyond:
+def _better(metric: str) -> Alternative:
+    return "greater" if metric == THROUGHPUT else "less"
+
+
+def _worse_pct(metric: str, change_pct: float) -> float:
+    return -change_pct if metric == THROUGHPUT else change_pct
+
+
+def _classify(change: Comparison, limit_pct: float, metric: str, alpha: float) -> Verdict:
+    if _worse_pct(metric, change.pct) <= limit_pct:
         return Verdict.PASS
-    return Verdict.REGRESSION if p_value < alpha else Verdict.INCONCLUSIVE
+    return Verdict.REGRESSION if change.p_worse < alpha else Verdict.INCONCLUSIVE
 
 
 def _error_rate_check(
@@ -219,7 +256,20 @@ def _error_rate_check(
     )
 
 
-Comparison = Callable[[list[float], list[float], str, float], tuple[float, float, float, float]]
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One metric's two sides: their medians, the change in percent, and the one-sided p-values
+    for "worse than the limit allows" and (A/B only) "better than the limit allows"."""
+
+    base: float
+    current: float
+    pct: float
+    p_worse: float
+    p_within: float | None = None
+
+
+NO_DATA = Comparison(0.0, 0.0, 0.0, 1.0)
+Compare = Callable[[list[float], list[float], str, float], Comparison]
 
 
 def _evaluate(
@@ -227,7 +277,7 @@ def _evaluate(
     baseline: Sequence[WindowFigures],
     current: Sequence[WindowFigures],
     limits: Limits,
-    compare: Comparison,
+    compare: Compare,
 ) -> GateResult:
     checks: list[MetricCheck] = []
     for scope in _scopes(baseline, current):
@@ -257,17 +307,18 @@ def _evaluate(
                 pair = ([v for v in before if v is not None], [v for v in after if v is not None])
             else:
                 pair = _paired(before, after)
-            base_value, current_value, change, p_value = compare(*pair, metric, limit)
+            change = compare(*pair, metric, limit)
             checks.append(
                 MetricCheck(
                     scope=scope,
                     metric=metric,
-                    baseline=round(base_value, 3),
-                    current=round(current_value, 3),
-                    change_pct=round(change, 2),
+                    baseline=round(change.base, 3),
+                    current=round(change.current, 3),
+                    change_pct=round(change.pct, 2),
                     limit_pct=limit,
-                    p_value=round(p_value, 5),
-                    verdict=_classify(change, limit, metric, p_value, limits.alpha),
+                    p_value=round(change.p_worse, 5),
+                    verdict=_classify(change, limit, metric, limits.alpha),
+                    p_within=None if change.p_within is None else round(change.p_within, 5),
                 )
             )
     checks.append(_error_rate_check(baseline, current, limits))
@@ -288,29 +339,32 @@ def _allowed_factor(metric: str, limit_pct: float) -> float:
 
 def _compare_independent(
     before: list[float], after: list[float], metric: str, limit_pct: float
-) -> tuple[float, float, float, float]:
+) -> Comparison:
     if not before or not after:
-        return 0.0, 0.0, 0.0, 1.0
+        return NO_DATA
     base_value, current_value = statistics.median(before), statistics.median(after)
     change = (current_value / base_value - 1.0) * 100.0 if base_value else 0.0
     allowed = [value * _allowed_factor(metric, limit_pct) for value in before]
-    return base_value, current_value, change, mann_whitney_p(after, allowed, _worse(metric))
+    return Comparison(
+        base_value, current_value, change, mann_whitney_p(after, allowed, _worse(metric))
+    )
 
 
 def _compare_paired(
     before: list[float], after: list[float], metric: str, limit_pct: float
-) -> tuple[float, float, float, float]:
+) -> Comparison:
     pairs = [(b, a) for b, a in zip(before, after, strict=True) if b > 0 and a > 0]
     if not pairs:
-        return 0.0, 0.0, 0.0, 1.0
+        return NO_DATA
     change = statistics.median([a / b - 1.0 for b, a in pairs]) * 100.0
     allowed = math.log(_allowed_factor(metric, limit_pct))
     excess = [math.log(a / b) - allowed for b, a in pairs]
-    return (
+    return Comparison(
         statistics.median(before),
         statistics.median(after),
         change,
-        wilcoxon_p(excess, _worse(metric)),
+        p_worse=wilcoxon_p(excess, _worse(metric)),
+        p_within=wilcoxon_p(excess, _better(metric)),
     )
 
 

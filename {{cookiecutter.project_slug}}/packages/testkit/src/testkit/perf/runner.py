@@ -187,6 +187,13 @@ class Round:
     figures: WindowFigures
     start_s: float
     end_s: float
+    # Wall-clock time (epoch seconds) the round's locust started and ended.
+    started_at: float = 0.0
+    ended_at: float = 0.0
+
+    @property
+    def wall_clock(self) -> list[float]:
+        return [round(self.started_at, 3), round(self.ended_at, 3)]
 
 
 def measure_round(
@@ -204,11 +211,12 @@ def measure_round(
     warmup = min(run.profile.warmup_s, run.run_time_s / 2)
     requests = 0
     for attempt in range(1, attempts + 1):
+        started_at = time.time()
         samples = run_load(run, out_dir, extra_env=extra_env)
         figures = window_figures(samples, start_s=warmup, end_s=run.run_time_s)
         requests = figures.total.requests
         if requests >= MIN_ROUND_REQUESTS:
-            return Round(samples, figures, warmup, run.run_time_s)
+            return Round(samples, figures, warmup, run.run_time_s, started_at, time.time())
         if attempt < attempts:
             print(
                 f"perf: {out_dir.name}: only {requests} requests in the measured window "

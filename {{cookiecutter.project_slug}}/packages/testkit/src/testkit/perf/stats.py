@@ -2,8 +2,8 @@
 
 The gate compares two sets of rounds run at different times (baseline vs now), so it uses the
 Mann-Whitney U test: no normality assumed, robust to an outlying round. perf-ab compares rounds
-run in pairs, base and candidate back to back, so it uses the Wilcoxon signed-rank test on the
-paired differences, which cancels whatever the machine was doing during each pair.
+run in pairs, base and candidate at the same time, so it uses the Wilcoxon signed-rank test on
+the paired differences, which cancels whatever the machine was doing during each pair.
 """
 
 from __future__ import annotations
