@@ -12,7 +12,7 @@ import nats
 from nats.aio.msg import Msg
 
 from testkit import Endpoint
-from testkit.infra.local_binary import LocalServer
+from testkit.chaos.servers import KillableServer
 
 
 def test_a_subscriber_receives_what_is_published_on_its_subject(
@@ -84,9 +84,9 @@ def test_jetstream_keeps_messages_in_order_until_a_consumer_reads_them(
 
 
 def test_the_client_reconnects_and_resubscribes_after_the_server_restarts(
-    dedicated_nats_server: LocalServer,
+    ephemeral_nats: KillableServer,
 ) -> None:
-    server = dedicated_nats_server
+    server = ephemeral_nats
 
     async def scenario() -> list[bytes]:
         disconnected = asyncio.Event()
@@ -99,7 +99,7 @@ def test_the_client_reconnects_and_resubscribes_after_the_server_restarts(
             reconnected.set()
 
         client = await nats.connect(
-            server.endpoint.url,
+            server.url,
             reconnect_time_wait=0.2,
             max_reconnect_attempts=-1,
             disconnected_cb=on_disconnect,

@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from _fixtures.service import ServiceFactory, ServiceHarness, TenantWithKey, create_tenant
-from testkit.infra.local_binary import LocalServer
+from testkit.chaos.servers import KillableServer
 
 from {{ cookiecutter.package_name }}.event_messages import (
     MSG_ID_HEADER,
@@ -131,11 +131,11 @@ async def test_a_republished_event_is_dropped_by_jetstream_and_by_the_consumer(
 
 async def test_events_wait_while_nats_is_down_and_all_go_out_once_after_it_returns(
     service_factory: ServiceFactory,
-    dedicated_nats_server: LocalServer,
+    ephemeral_nats: KillableServer,
     admin_connection: psycopg.Connection[Any],
 ) -> None:
-    server = dedicated_nats_server
-    service = await service_factory(nats_url=server.endpoint.url, relay_interval_seconds=0.05)
+    server = ephemeral_nats
+    service = await service_factory(nats_url=server.url, relay_interval_seconds=0.05)
     tenant = await create_tenant(service.client, name="outage")
     prefix = service.settings.nats_subject_prefix
     await _write_documents(service, tenant, 2)
@@ -155,7 +155,7 @@ async def test_events_wait_while_nats_is_down_and_all_go_out_once_after_it_retur
             await relay
         await service.resources.nats.aclose()
 
-    async with _jetstream(server.endpoint.url, prefix) as (_, jetstream):
+    async with _jetstream(server.url, prefix) as (_, jetstream):
         stored = await _stored(jetstream, prefix)
     seen = SeenEvents()
     delivered = [message for message in stored if seen.first_time(message.id)]

@@ -15,9 +15,8 @@ import pytest
 
 from testkit import isolation
 from testkit.chaos.servers import KillableServer, ServerKind, ServerUnavailable, ephemeral
-from testkit.infra.local_binary import LocalBinarySource, LocalServer
 from testkit.infra.manager import ServiceUnavailable
-from testkit.infra.protocol import Endpoint, ProbeStatus, Service, SourceStartError
+from testkit.infra.protocol import Endpoint, Service, SourceStartError
 from testkit.modes import ModeConfig
 from testkit.state import get_state
 
@@ -25,7 +24,6 @@ __all__ = [
     "Endpoint",
     "PostgresSchema",
     "RedisNamespace",
-    "dedicated_nats_server",
     "ephemeral_nats",
     "ephemeral_postgres",
     "ephemeral_redis",
@@ -133,27 +131,6 @@ def nats_server(pytestconfig: pytest.Config) -> Endpoint:
 def nats_subject_prefix(nats_server: Endpoint) -> str:
     """A subject prefix no other test or worker uses, e.g. tk.gw0.3f9a0c2b7d41."""
     return isolation.unique_name("tk", separator=".")
-
-
-@pytest.fixture
-def dedicated_nats_server() -> Iterator[LocalServer]:
-    """A nats-server of this test's own, which it may kill() and restart() on the same port.
-
-    For connection-loss tests: stopping the shared server would break every other test. Needs
-    the nats-server binary (skips with the reason otherwise), whatever source nats_server uses.
-    """
-    source = LocalBinarySource()
-    probe = source.probe("nats")
-    if probe.status is not ProbeStatus.AVAILABLE:
-        pytest.skip(f"dedicated NATS server unavailable: {probe.reason}")
-    try:
-        server = source.start("nats")
-    except SourceStartError as error:
-        pytest.fail(f"dedicated NATS server did not start: {error}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _killable(config: pytest.Config, kind: ServerKind) -> Iterator[KillableServer]:

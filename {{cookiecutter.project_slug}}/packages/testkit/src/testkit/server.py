@@ -6,8 +6,8 @@ start ``uvicorn --factory <app>`` as a subprocess, wait until a health path answ
 stop it with SIGTERM (SIGKILL if it does not exit in time). Its output goes to a log file that
 start-up errors quote and tests may read (e.g. to prove secrets never reach the log).
 
-Hand-written on purpose with the standard library: mirakuru's HTTPExecutor does the same, but it
-is only installed with testkit's ``nats`` extra, and a project without NATS still has e2e tests.
+Hand-written on purpose with the standard library, not mirakuru's HTTPExecutor: mirakuru's exit
+handler can kill unrelated processes (testkit.infra.server_processes says how).
 """
 
 from __future__ import annotations
