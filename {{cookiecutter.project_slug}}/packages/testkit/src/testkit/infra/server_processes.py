@@ -115,11 +115,14 @@ def plan_postgres_user(euid: int, user_exists: bool) -> RootPlan:
 
 
 def postgres_root_plan() -> RootPlan:
+    """plan_postgres_user for this process and this machine's users."""
     try:
         pwd.getpwnam(POSTGRES_SYSTEM_USER)
     except KeyError:
-        return plan_postgres_user(os.geteuid(), user_exists=False)
-    return plan_postgres_user(os.geteuid(), user_exists=True)
+        user_exists = False
+    else:
+        user_exists = True
+    return plan_postgres_user(os.geteuid(), user_exists)
 
 
 def postgres_command(
