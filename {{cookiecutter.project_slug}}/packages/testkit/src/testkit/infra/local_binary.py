@@ -8,7 +8,6 @@ system user, and the header says so.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 
 from testkit.infra.protocol import (
@@ -20,12 +19,9 @@ from testkit.infra.protocol import (
     SourceStartError,
 )
 from testkit.infra.server_processes import (
-    INSTALL_HINTS,
     KillableServer,
     ServerUnavailable,
-    binary_name,
-    find_pg_ctl,
-    postgres_root_plan,
+    server_binary,
     started,
 )
 
@@ -52,42 +48,18 @@ class LocalBinarySource:
     name: SourceName = "local-binary"
 
     def probe(self, service: Service) -> Probe:
-        if service == "postgres":
-            return self._probe_postgres()
-        binary = shutil.which(binary_name(service))
-        if binary is None:
-            return Probe(
-                self.name,
-                ProbeStatus.SKIPPED,
-                f"{binary_name(service)} not found on PATH (install {INSTALL_HINTS[service]})",
-            )
+        try:
+            binary = server_binary(service)
+        except ServerUnavailable as unavailable:
+            return Probe(self.name, ProbeStatus.SKIPPED, str(unavailable))
         return Probe(self.name, ProbeStatus.AVAILABLE, f"{binary}, started on first use")
-
-    def _probe_postgres(self) -> Probe:
-        pg_ctl = find_pg_ctl()
-        if pg_ctl is None:
-            return Probe(
-                self.name,
-                ProbeStatus.SKIPPED,
-                "pg_ctl not found on PATH or in /usr/lib/postgresql/*/bin "
-                f"(install {INSTALL_HINTS['postgres']})",
-            )
-        plan = postgres_root_plan()
-        if plan.problem is not None:
-            return Probe(self.name, ProbeStatus.SKIPPED, plan.problem)
-        as_user = (
-            f" as system user {plan.run_as} (PostgreSQL refuses to run as root)"
-            if plan.run_as
-            else ""
-        )
-        postgres = pg_ctl.parent / "postgres"
-        return Probe(self.name, ProbeStatus.AVAILABLE, f"{postgres}{as_user}, started on first use")
 
     def start(self, service: Service) -> LocalServer:
         try:
             server = started(service, durable=False)
         except (ServerUnavailable, OSError) as error:
-            raise SourceStartError(f"{binary_name(service)} did not start: {error}") from error
+            # The manager says which service and source; the error names the binary.
+            raise SourceStartError(str(error)) from error
         detail = f"{server.binary} in {server.workdir}"
         if server.run_as is not None:
             detail += f", as system user {server.run_as} (PostgreSQL refuses root)"

@@ -364,16 +364,38 @@ def _nats_ready(_url: str, port: int) -> Callable[[], None]:
     return nats_answers(HOST, port)
 
 
-def binary_name(kind: ServerKind) -> str:
-    return {"postgres": "pg_ctl", "redis": "redis-server", "nats": "nats-server"}[kind]
-
-
 def _require_binary(kind: ServerKind) -> str:
-    name = binary_name(kind)
+    name = {"redis": "redis-server", "nats": "nats-server"}[kind]
     found = shutil.which(name)
     if found is None:
         raise ServerUnavailable(f"{name} not found on PATH (install {INSTALL_HINTS[kind]})")
     return found
+
+
+def _postgres_bindir() -> tuple[Path, RootPlan]:
+    """The directory of initdb and postgres, and as whom they run; ServerUnavailable otherwise."""
+    pg_ctl = find_pg_ctl()
+    if pg_ctl is None:
+        raise ServerUnavailable(
+            "pg_ctl not found on PATH or in /usr/lib/postgresql/*/bin "
+            f"(install {INSTALL_HINTS['postgres']})"
+        )
+    plan = postgres_root_plan()
+    if plan.problem is not None:
+        raise ServerUnavailable(plan.problem)
+    return pg_ctl.parent, plan
+
+
+def server_binary(kind: ServerKind) -> str:
+    """What would run ``kind``'s server here, e.g. "/usr/bin/redis-server", without starting it.
+
+    Raises ServerUnavailable saying what to install, or why PostgreSQL cannot run here.
+    """
+    if kind != "postgres":
+        return _require_binary(kind)
+    bindir, plan = _postgres_bindir()
+    as_user = f" as system user {plan.run_as} (PostgreSQL refuses to run as root)"
+    return f"{bindir / 'postgres'}{as_user if plan.run_as else ''}"
 
 
 def _workdir(kind: ServerKind, owner: str | None = None) -> Path:
@@ -387,16 +409,7 @@ def _workdir(kind: ServerKind, owner: str | None = None) -> Path:
 
 def postgres_server(durable: bool) -> KillableServer:
     """A PostgreSQL server (initdb'd, not started); as the postgres system user when root."""
-    pg_ctl = find_pg_ctl()
-    if pg_ctl is None:
-        raise ServerUnavailable(
-            "pg_ctl not found on PATH or in /usr/lib/postgresql/*/bin "
-            f"(install {INSTALL_HINTS['postgres']})"
-        )
-    plan = postgres_root_plan()
-    if plan.problem is not None:
-        raise ServerUnavailable(plan.problem)
-    bindir = pg_ctl.parent
+    bindir, plan = _postgres_bindir()
     workdir = _workdir("postgres", owner=plan.run_as)
     datadir = workdir / "data"
     initdb = subprocess.run(
