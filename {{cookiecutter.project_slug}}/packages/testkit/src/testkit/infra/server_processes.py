@@ -114,7 +114,7 @@ def plan_postgres_user(euid: int, user_exists: bool) -> RootPlan:
     return RootPlan(POSTGRES_SYSTEM_USER, None)
 
 
-def postgres_root_plan() -> RootPlan:
+def _postgres_root_plan() -> RootPlan:
     """plan_postgres_user for this process and this machine's users."""
     try:
         pwd.getpwnam(POSTGRES_SYSTEM_USER)
@@ -380,7 +380,7 @@ def _postgres_bindir() -> tuple[Path, RootPlan]:
             "pg_ctl not found on PATH or in /usr/lib/postgresql/*/bin "
             f"(install {INSTALL_HINTS['postgres']})"
         )
-    plan = postgres_root_plan()
+    plan = _postgres_root_plan()
     if plan.problem is not None:
         raise ServerUnavailable(plan.problem)
     return pg_ctl.parent, plan

@@ -188,8 +188,8 @@ class Round:
     start_s: float
     end_s: float
     # Wall-clock time (epoch seconds) the round's locust started and ended.
-    started_at: float = 0.0
-    ended_at: float = 0.0
+    started_at: float
+    ended_at: float
 
     @property
     def wall_clock(self) -> list[float]:
