@@ -36,6 +36,24 @@ $(VENV)/.installed: $(PYPROJECTS) | $(UV)
 .PHONY: install
 install: $(VENV)/.installed ## Create or refresh .venv (uv sync) when a pyproject or uv.lock changed
 
+# The lock resolves as of [tool.uv] exclude-newer in pyproject.toml (the date the template's CI
+# tested). Upgrading is on purpose: move the date (DATE=<RFC 3339 UTC>, default now), relock every
+# package to the newest release its range allows, then the fast tiers; the diff is printed.
+LOCK_BEFORE := .testkit/uv.lock.before
+FAST_TIERS = $(filter unit property,$(TIERS))
+
+.PHONY: upgrade-deps
+upgrade-deps: install ## Relock to the newest releases (DATE=<UTC time>, default now), print what changed, run the fast tiers
+	@mkdir -p $(dir $(LOCK_BEFORE))
+	cp uv.lock $(LOCK_BEFORE)
+	$(VENV)/bin/testkit deps set-date $(if $(DATE),--date '$(DATE)')
+	$(UV) lock --upgrade
+	$(UV) sync
+	@touch $(VENV)/.installed
+	$(VENV)/bin/testkit deps diff $(LOCK_BEFORE) uv.lock
+	$(MAKE) --no-print-directory $(addprefix test-,$(FAST_TIERS))
+	@echo "upgrade-deps: review and commit pyproject.toml and uv.lock"
+
 $(REPORTS_DIR):
 	@mkdir -p $@
 
@@ -60,10 +78,13 @@ TIER_HELP_observability := metrics and SLO checks
 TIER_HELP_chaos := fault injection with recovery and no data loss
 TIER_HELP_perf := load profiles and the performance gate
 
+# Each tier target collects only its own folders (tests/<tier>, packages/*/tests/<tier>), so a
+# module that fails to import breaks its tier and `make test`, not every tier.
+tier_paths = $(wildcard tests/$(1) packages/*/tests/$(1))
 define tier_target
 .PHONY: test-$(1)
 test-$(1): install
-	$$(PYTEST) -m $(1) $$(ARGS)
+	$$(PYTEST) -m $(1) $$(call tier_paths,$(1)) $$(ARGS)
 endef
 $(foreach tier,$(TIERS),$(eval $(call tier_target,$(tier))))
 
@@ -145,12 +166,12 @@ endif
 # --- adversarial budget (helper ASK) -------------------------------------------------------
 .PHONY: adversarial-gate
 adversarial-gate: install | $(REPORTS_DIR) ## Adversarial tier vs adversarial_budget_percent (reports/adversarial.json)
-	$(PYTEST) -m adversarial $(ARGS)
+	$(PYTEST) -m adversarial $(call tier_paths,adversarial) $(ARGS)
 
 # --- security gate (helper INGEST) ---------------------------------------------------------
 .PHONY: security-gate
 security-gate: install | $(REPORTS_DIR) ## The security tier must pass: authn/authz, cross-tenant, injection, SSRF (reports/security.xml)
-	$(PYTEST) -m security --junitxml=$(REPORTS_DIR)/security.xml $(ARGS)
+	$(PYTEST) -m security $(call tier_paths,security) --junitxml=$(REPORTS_DIR)/security.xml $(ARGS)
 
 # --- chaos: fault proxy, killable servers, scenarios ---------------------------------------
 # (chaos section)

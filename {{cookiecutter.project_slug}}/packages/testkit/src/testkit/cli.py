@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "testkit.analytics.report",
     "testkit.diff_coverage",
     "testkit.gates",
+    "testkit.dependencies",
 )
 
 

@@ -32,8 +32,19 @@ def tier_of(path: PurePath) -> str | None:
     return None
 
 
+def broken_tier_line(module: str, tier: str | None) -> str:
+    """The summary line for a module that failed to collect: which tier it takes down."""
+    if tier is None:
+        return f"{module}: failed to collect (outside the tier folders: every run that collects it)"
+    return f"{module}: failed to collect, breaks tier {tier} (make test-{tier}) and whole-suite runs"
+
+
 class TierPlugin:
-    """Registers the tier markers and puts each collected test's folder tier on it as a marker."""
+    """Registers the tier markers and puts each collected test's folder tier on it as a marker;
+    names the tier of each module that fails to collect."""
+
+    def __init__(self) -> None:
+        self.broken: dict[str, str | None] = {}
 
     def pytest_configure(self, config: pytest.Config) -> None:
         for name, description in TIERS.items():
@@ -48,3 +59,16 @@ class TierPlugin:
             tier = tier_of(item.path)
             if tier is not None:
                 item.add_marker(getattr(pytest.mark, tier))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        # xdist workers forward failed collect reports, so the controller sees each once.
+        if report.failed and report.nodeid:
+            module = report.nodeid.split("::")[0]
+            self.broken[module] = tier_of(PurePath(module))
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.broken:
+            return
+        terminalreporter.section("testkit: collection errors by tier")
+        for module, tier in sorted(self.broken.items()):
+            terminalreporter.write_line(broken_tier_line(module, tier))
