@@ -100,7 +100,9 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     set_date = actions.add_parser(
         "set-date", help="set [tool.uv] exclude-newer in pyproject.toml (default: now)"
     )
-    set_date.add_argument("--date", default=None, help="RFC 3339 UTC time, e.g. 2026-12-06T00:00:00Z")
+    set_date.add_argument(
+        "--date", default=None, help="RFC 3339 UTC time, e.g. 2026-12-06T00:00:00Z"
+    )
     set_date.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"))
     set_date.set_defaults(handler=lambda a: run_set_date(a.pyproject, a.date or now()))
     diff = actions.add_parser("diff", help="list the packages whose locked version differs")

@@ -36,7 +36,7 @@ def broken_tier_line(module: str, tier: str | None) -> str:
     """The summary line for a module that failed to collect: which tier it takes down."""
     if tier is None:
         return f"{module}: failed to collect (outside the tier folders: every run that collects it)"
-    return f"{module}: failed to collect, breaks tier {tier} (make test-{tier}) and whole-suite runs"
+    return f"{module}: failed to collect, breaks tier {tier} (make test-{tier}) and full runs"
 
 
 class TierPlugin:
