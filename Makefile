@@ -16,7 +16,7 @@ OPTIONS ?=
 ARGS ?=
 DEMO_DIR := build/demo
 # The template directory is Jinja, not Python: it is linted in its bakes (tests/test_bake_matrix.py).
-LINT_PATHS := hooks tests bench local_extensions.py
+LINT_PATHS := hooks tests bench scripts local_extensions.py
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,14 @@ demo: install ## Bake the default project with cruft into build/demo and run its
 	$(MAKE) -C $$(ls -d $(DEMO_DIR)/*/) test
 	@echo "Demo project: $$(ls -d $(DEMO_DIR)/*/)"
 	@echo "Reports: $$(ls -d $(DEMO_DIR)/*/)reports/junit.xml (make test-coverage there adds coverage XML + HTML)"
+
+.PHONY: canary
+canary: install ## Bake default and minimal, relock to the newest releases, run their make test; names what moved
+	$(BIN)/python scripts/canary.py run $(ARGS)
+
+.PHONY: move-resolution-date
+move-resolution-date: install ## Record DATE (UTC, e.g. 2026-12-06T00:00:00Z) as the date bakes resolve at (after a green canary)
+	$(BIN)/python scripts/canary.py move-date '$(DATE)'
 
 .PHONY: bench
 bench: install ## Measure the framework beside its peers: docs/benchmarks.md + bench/results.json (QUICK=1: < 5 min)

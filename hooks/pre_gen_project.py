@@ -23,6 +23,7 @@ import tempfile
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 OPTIONS: dict[str, str] = {
@@ -45,6 +46,8 @@ OPTIONS: dict[str, str] = {
     "perf_throughput_pct": {{cookiecutter.perf_throughput_pct | py_str}},
     "adversarial_budget_percent": {{cookiecutter.adversarial_budget_percent | py_str}},
     "license": {{cookiecutter.license | py_str}},
+    # Private (never prompted), but cookiecutter and cruft accept it as extra context.
+    "_uv_exclude_newer": {{cookiecutter._uv_exclude_newer | py_str}},
 }
 
 # project_slug's default in cookiecutter.json, so a message can say where a bad slug came
@@ -106,6 +109,14 @@ def is_clean_text(value: str) -> bool:
     )
 
 
+def is_utc_time(value: str) -> bool:
+    try:
+        datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    return True
+
+
 def is_whole_number(low: int, high: int) -> Callable[[str], bool]:
     return lambda value: WHOLE_NUMBER.fullmatch(value) is not None and low <= int(value) <= high
 
@@ -164,6 +175,10 @@ RULES: dict[str, Rule] = {
     "perf_throughput_pct": percent(100),
     "adversarial_budget_percent": percent(100),
     "license": one_of("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"),
+    "_uv_exclude_newer": Rule(
+        "a UTC time like 2026-12-06T00:00:00Z (the date the bake's dependencies resolve at)",
+        is_utc_time,
+    ),
 }
 
 # The reference service stores its cache and rate limits in Redis and publishes its

@@ -88,6 +88,9 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("adversarial_budget_percent", "150", percent(100)),
     ("license", "GPL-3.0", "'MIT', 'Apache-2.0', 'BSD-3-Clause', 'Proprietary'"),
     ("license", "mit", "'MIT', 'Apache-2.0', 'BSD-3-Clause', 'Proprietary'"),
+    ("_uv_exclude_newer", "yesterday", "a UTC time like 2026-12-06T00:00:00Z"),
+    ("_uv_exclude_newer", "2026-12-06", "a UTC time like 2026-12-06T00:00:00Z"),
+    ("_uv_exclude_newer", "2026-13-01T00:00:00Z", "a UTC time like 2026-12-06T00:00:00Z"),
 ]
 
 
@@ -130,7 +133,8 @@ def test_bad_value_is_rejected_with_one_line_naming_it(
 
 def test_every_option_has_a_rejection_case() -> None:
     context = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
-    options = {key for key in context if not key.startswith("_")}
+    # The private options users may still pass as extra context are validated too.
+    options = {key for key in context if not key.startswith("_")} | {"_uv_exclude_newer"}
     assert options == {option for option, _, _ in BAD_VALUES}
 
 

@@ -113,3 +113,81 @@ def test_the_unmutated_tiers_pass(mutable_project: Path) -> None:
     selections = sorted({test for mutation in MUTATIONS.values() for test in mutation.tests})
     result = run_tiers(mutable_project, tuple(selections))
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def run_make(project: Path, target: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", target, "ARGS=-p no:randomly"],
+        cwd=project,
+        env=clean_env(**REAL_SERVICES),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_a_module_that_fails_to_import_breaks_only_its_tier(mutable_project: Path) -> None:
+    module = "tests/contract/test_openapi_snapshot.py"
+    unimportable = Edit(
+        module,
+        "from __future__ import annotations\n",
+        "from __future__ import annotations\n\nimport no_such_module  # noqa: F401\n",
+    )
+    with edited(mutable_project, unimportable):
+        unit = run_make(mutable_project, "test-unit")
+        contract = run_make(mutable_project, "test-contract")
+
+    assert unit.returncode == 0, unit.stdout[-4000:]
+    assert contract.returncode != 0, contract.stdout[-4000:]
+    assert "No module named 'no_such_module'" in contract.stdout
+    expected = f"{module}: failed to collect, breaks tier contract (make test-contract)"
+    assert expected in contract.stdout, contract.stdout[-4000:]
+
+
+# Probes of the warnings policy (pyproject's filterwarnings): a deprecation raised by a module
+# outside the project (exec'd under a third-party module name) is shown; ours fails the test,
+# and so does any other category from anywhere.
+WARNING_PROBES = """
+import types
+import warnings
+
+
+def upstream(code: str) -> None:
+    module = types.ModuleType("upstreamlib")
+    exec(compile(code, "upstreamlib.py", "exec"), module.__dict__)
+
+
+def test_third_party_deprecation_is_shown() -> None:
+    upstream("import warnings\\nwarnings.warn('upstream api', DeprecationWarning)")
+
+
+def test_own_deprecation_fails() -> None:
+    warnings.warn("our api", DeprecationWarning)
+
+
+def test_third_party_runtime_warning_fails() -> None:
+    upstream("import warnings\\nwarnings.warn('upstream bug', RuntimeWarning)")
+"""
+
+
+def test_the_warnings_policy_fails_our_deprecations_and_shows_upstreams(
+    mutable_project: Path,
+) -> None:
+    probe = mutable_project / "tests/unit/test_warnings_policy_probe.py"
+    probe.write_text(WARNING_PROBES, encoding="utf-8")
+    try:
+        result = run_tiers(mutable_project, ("-rA", str(probe.relative_to(mutable_project))))
+    finally:
+        probe.unlink()
+
+    output = result.stdout
+    reported = re.findall(r"^(PASSED|FAILED) \S+::(\w+)", output, flags=re.MULTILINE)
+    outcomes = {test: outcome for outcome, test in reported}
+    assert outcomes == {
+        "test_third_party_deprecation_is_shown": "PASSED",
+        "test_own_deprecation_fails": "FAILED",
+        "test_third_party_runtime_warning_fails": "FAILED",
+    }, output[-4000:]
+    assert "DeprecationWarning: upstream api" in output  # in the warnings summary

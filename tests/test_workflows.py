@@ -119,3 +119,35 @@ def test_every_make_target_a_workflow_runs_exists(
         != 0
     ]
     assert missing == []
+
+
+def test_the_templates_canary_is_scheduled_and_its_targets_exist() -> None:
+    workflows = TEMPLATE_ROOT / ".github" / "workflows"
+    canary = yaml.safe_load((workflows / "canary.yml").read_text(encoding="utf-8"))
+    assert canary[True]["schedule"], "the canary has no schedule"  # YAML 1.1 reads `on` as True
+    targets = set().union(*map(make_targets_in, workflows.glob("*.yml")))
+    assert {"test", "canary", "move-resolution-date"} <= targets
+    missing = [
+        target
+        for target in sorted(targets)
+        if subprocess.run(
+            ["make", "-n", target, "DATE=2026-12-06T00:00:00Z"],
+            cwd=TEMPLATE_ROOT,
+            env=clean_env(),
+            capture_output=True,
+            check=False,
+        ).returncode
+        != 0
+    ]
+    assert missing == []
+
+
+def test_the_template_has_dependabot_for_its_tools_and_actions() -> None:
+    config = TEMPLATE_ROOT / ".github" / "dependabot.yml"
+    result = check_jsonschema("vendor.dependabot", [config])
+    assert result.returncode == 0, result.stdout + result.stderr
+    ecosystems = {
+        update["package-ecosystem"]
+        for update in yaml.safe_load(config.read_text(encoding="utf-8"))["updates"]
+    }
+    assert ecosystems == {"uv", "github-actions"}
