@@ -159,8 +159,6 @@ def run_bake(
 
 def run(args: argparse.Namespace) -> int:
     date = args.date or DEPENDENCIES.now()
-    args.output = args.output.resolve()
-    args.template = args.template.resolve()
     args.output.mkdir(parents=True, exist_ok=True)
     outcomes = [
         run_bake(name, args.template, args.output, date, args.override) for name in args.bakes
@@ -205,14 +203,19 @@ def utc_date(text: str) -> str:
     return text
 
 
+def absolute(text: str) -> Path:
+    # cookiecutter runs with the output directory as its working directory.
+    return Path(text).resolve()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="canary", description=__doc__.split("\n\n")[0])
-    top.add_argument("--template", type=Path, default=TEMPLATE_ROOT, help=argparse.SUPPRESS)
+    top.add_argument("--template", type=absolute, default=TEMPLATE_ROOT, help=argparse.SUPPRESS)
     commands = top.add_subparsers(dest="command", required=True)
     canary = commands.add_parser("run", help="bake, relock to the newest releases, make test")
     canary.add_argument("--bakes", type=bake_names, default=list(BAKES), metavar="A,B")
     canary.add_argument("--date", type=utc_date, default=None, help="resolve up to (default now)")
-    canary.add_argument("--output", type=Path, default=TEMPLATE_ROOT / "build" / "canary")
+    canary.add_argument("--output", type=absolute, default=TEMPLATE_ROOT / "build" / "canary")
     canary.add_argument("--override", action="append", default=[], metavar="PKG==VERSION")
     canary.set_defaults(handler=run)
     move = commands.add_parser("move-date", help=f"set {DATE_KEY} in {COOKIECUTTER_JSON}")

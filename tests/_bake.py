@@ -178,6 +178,22 @@ def edited(project: Path, *edits: Edit) -> Iterator[None]:
         yield
 
 
+def run_in(
+    project: Path, *command: str, timeout: float = 600, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """A command in a bake against the machine's services; stdout and stderr as one text."""
+    return subprocess.run(
+        list(command),
+        cwd=project,
+        env=clean_env(**REAL_SERVICES, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def cruft_create_command(
     template_repo: Path, config: Path, output_dir: Path, *options: str
 ) -> list[str]:

@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _bake import REAL_SERVICES, Edit, clean_env, edited, installed_default_bake
+from _bake import Edit, edited, installed_default_bake, run_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chaos-bake")]
 
@@ -92,15 +92,11 @@ def chaos_project(
 def run_scenarios(project: Path, *paths: str) -> subprocess.CompletedProcess[str]:
     """The scenarios, under the deadline: a hang fails here with TimeoutExpired, named."""
     try:
-        return subprocess.run(
-            [str(project / ".venv/bin/pytest"), "-q", "-p", "no:randomly", "-rf", *paths],
-            cwd=project,
-            env=clean_env(**REAL_SERVICES),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        return run_in(
+            project,
+            str(project / ".venv/bin/pytest"),
+            *("-q", "-p", "no:randomly", "-rf", *paths),
             timeout=SCENARIO_DEADLINE_SECONDS,
-            check=False,
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"{paths} hung past {SCENARIO_DEADLINE_SECONDS}s instead of failing")

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from _bake import REAL_SERVICES, clean_env, installed_default_bake
+from _bake import installed_default_bake, run_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gates-bake")]
 
@@ -57,18 +57,7 @@ def test_fails_three_runs_in_ten() -> None:
 
 
 def run(project: Path, *command: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        list(command),
-        cwd=project,
-        # Bytecode caching on: each of the many short pytest runs would otherwise recompile
-        # every imported module (PYTHONDONTWRITEBYTECODE set by the caller's environment).
-        env=clean_env(**REAL_SERVICES, PYTHONDONTWRITEBYTECODE="", **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    return run_in(project, *command, timeout=900, **env)
 
 
 def verdicts(project: Path) -> dict[str, dict[str, str]]:

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 from _bake import (
-    REAL_SERVICES,
     SUPPORTED,
     TEMPLATE_ROOT,
     TOOLS_BIN,
     bake,
     clean_env,
     installed_default_bake,
+    run_in,
 )
 
 CANARY = TEMPLATE_ROOT / "scripts" / "canary.py"
@@ -167,16 +167,7 @@ def test_the_service_and_testkit_work_with_the_oldest_redis_their_ranges_allow(
         check=True,
         timeout=300,
     )
-    result = subprocess.run(
-        [".venv/bin/pytest", "-q", "-p", "no:randomly", *REDIS_TESTS],
-        cwd=project,
-        env=clean_env(**REAL_SERVICES),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_in(project, ".venv/bin/pytest", "-q", "-p", "no:randomly", *REDIS_TESTS)
     assert result.returncode == 0, result.stdout[-4000:]
     installed = subprocess.run(
         [".venv/bin/python", "-c", "import redis; print(redis.__version__)"],

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _bake import REAL_SERVICES, Edit, clean_env, edited, installed_default_bake
+from _bake import Edit, edited, installed_default_bake, run_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mutation-bake")]
 
@@ -81,15 +81,8 @@ def mutable_project(
 
 
 def run_tiers(project: Path, tests: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(project / ".venv/bin/pytest"), "-q", "-p", "no:randomly", "-rf", *tests],
-        cwd=project,
-        env=clean_env(**REAL_SERVICES),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-        check=False,
+    return run_in(
+        project, str(project / ".venv/bin/pytest"), "-q", "-p", "no:randomly", "-rf", *tests
     )
 
 
@@ -116,16 +109,7 @@ def test_the_unmutated_tiers_pass(mutable_project: Path) -> None:
 
 
 def run_make(project: Path, target: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["make", target, "ARGS=-p no:randomly"],
-        cwd=project,
-        env=clean_env(**REAL_SERVICES),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return run_in(project, "make", target, "ARGS=-p no:randomly")
 
 
 def test_a_module_that_fails_to_import_breaks_only_its_tier(mutable_project: Path) -> None:
