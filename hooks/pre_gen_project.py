@@ -131,8 +131,8 @@ def one_of(*choices: str) -> Rule:
     return Rule(", ".join(repr(choice) for choice in choices), lambda value: value in choices)
 
 
-def percent(high: int) -> Rule:
-    return Rule(f"a whole number from 0 to {high}", is_whole_number(0, high))
+def percent(high: int, low: int = 0) -> Rule:
+    return Rule(f"a whole number from {low} to {high}", is_whole_number(low, high))
 
 
 TEXT = "text without control characters, tabs or line breaks"
@@ -169,10 +169,10 @@ RULES: dict[str, Rule] = {
     "ci_provider": one_of("github", "none"),
     "coverage_threshold": percent(100),
     "flaky_budget_percent": percent(100),
-    "perf_p50_pct": percent(1000),
-    "perf_p95_pct": percent(1000),
-    "perf_p99_pct": percent(1000),
-    "perf_throughput_pct": percent(100),
+    "perf_p50_pct": percent(1000, low=1),  # the perf gate needs a limit above 0
+    "perf_p95_pct": percent(1000, low=1),  # the perf gate needs a limit above 0
+    "perf_p99_pct": percent(1000, low=1),  # the perf gate needs a limit above 0
+    "perf_throughput_pct": percent(100, low=1),  # the perf gate needs a limit above 0
     "adversarial_budget_percent": percent(100),
     "license": one_of("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"),
     "_uv_exclude_newer": Rule(

@@ -18,8 +18,8 @@ EMAIL = "an email address like jane@example.com"
 YES_NO = "'yes', 'no'"
 
 
-def percent(high: int) -> str:
-    return f"a whole number from 0 to {high}"
+def percent(high: int, low: int = 0) -> str:
+    return f"a whole number from {low} to {high}"
 
 
 # (option, bad value, part of the allowed-values text the message must contain)
@@ -81,10 +81,12 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("coverage_threshold", "1e2", percent(100)),
     ("coverage_threshold", "\uff18\uff10", percent(100)),  # fullwidth digits pass int()
     ("flaky_budget_percent", "101", percent(100)),
-    ("perf_p50_pct", "1001", percent(1000)),
-    ("perf_p95_pct", "-5", percent(1000)),
-    ("perf_p99_pct", "twenty", percent(1000)),
-    ("perf_throughput_pct", "101", percent(100)),
+    ("perf_p50_pct", "1001", percent(1000, 1)),
+    ("perf_p95_pct", "-5", percent(1000, 1)),
+    ("perf_p95_pct", "0", percent(1000, 1)),  # the perf gate needs a limit above 0
+    ("perf_p99_pct", "twenty", percent(1000, 1)),
+    ("perf_throughput_pct", "101", percent(100, 1)),
+    ("perf_throughput_pct", "0", percent(100, 1)),
     ("adversarial_budget_percent", "150", percent(100)),
     ("license", "GPL-3.0", "'MIT', 'Apache-2.0', 'BSD-3-Clause', 'Proprietary'"),
     ("license", "mit", "'MIT', 'Apache-2.0', 'BSD-3-Clause', 'Proprietary'"),
@@ -206,7 +208,7 @@ def test_boundary_values_are_accepted(
             "coverage_threshold": "0",
             "flaky_budget_percent": "100",
             "perf_p50_pct": "1000",
-            "perf_p95_pct": "0",
+            "perf_p95_pct": "1",
             "perf_p99_pct": "999",
             "perf_throughput_pct": "100",
             "adversarial_budget_percent": "0",
@@ -221,7 +223,7 @@ def test_boundary_values_are_accepted(
         "coverage_threshold": 0,
         "flaky_budget_percent": 100,
         "perf_p50_pct": 1000,
-        "perf_p95_pct": 0,
+        "perf_p95_pct": 1,
         "perf_p99_pct": 999,
         "perf_throughput_pct": 100,
         "adversarial_budget_percent": 0,

@@ -151,3 +151,99 @@ def test_the_template_has_dependabot_for_its_tools_and_actions() -> None:
         for update in yaml.safe_load(config.read_text(encoding="utf-8"))["updates"]
     }
     assert ecosystems == {"uv", "github-actions"}
+
+
+def step_script(workflow: Path, job: str, name: str) -> str:
+    steps = yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"][job]["steps"]
+    return next(str(step["run"]) for step in steps if step.get("name") == name)
+
+
+def git_repository(directory: Path) -> Callable[..., str]:
+    """A repository in ``directory``; returns a function running git there."""
+    directory.mkdir()
+
+    def git(*arguments: str, **env: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *arguments],
+            cwd=directory,
+            env=clean_env(**env),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    git("init", "-q", "-b", "main")
+    return git
+
+
+def test_ci_gates_performance_with_the_merge_base_loaded_beside_the_change(
+    baked: Callable[[str], Path], tmp_path: Path
+) -> None:
+    project = baked("default")
+    script = step_script(
+        project / ".github/workflows/ci.yml", "quality-gates", "Merge base for the performance gate"
+    )
+    git = git_repository(tmp_path / "repo")
+    git("commit", "-q", "--allow-empty", "-m", "base")
+    merge_base = git("rev-parse", "HEAD")
+    git("update-ref", "refs/remotes/origin/main", merge_base)
+    git("commit", "-q", "--allow-empty", "-m", "main moves on")
+    git("update-ref", "refs/remotes/origin/main", git("rev-parse", "HEAD"))
+    git("checkout", "-q", "-b", "feature", merge_base)
+    git("commit", "-q", "--allow-empty", "-m", "the change")
+    github_env = tmp_path / "github_env"
+    github_env.touch()
+
+    subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=tmp_path / "repo",
+        env=clean_env(BASE_REF="main", GITHUB_ENV=str(github_env)),
+        check=True,
+    )
+
+    assert github_env.read_text() == f"PERF_BASE={merge_base}\n"
+    # The gate make runs with that variable: perf-ab against it, not the recorded baseline.
+    dry_run = subprocess.run(
+        ["make", "-n", "performance-gate"],
+        cwd=project,
+        env=clean_env(PERF_BASE=merge_base),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "testkit perf gate " in dry_run
+    assert f"--base '{merge_base}'" in dry_run
+
+
+def test_nightly_gates_performance_against_the_previous_nightlys_commit(
+    baked: Callable[[str], Path], tmp_path: Path
+) -> None:
+    project = baked("default")
+    script = step_script(
+        project / ".github/workflows/nightly.yml",
+        "nightly",
+        "Performance gate against the previous nightly's code",
+    )
+    git = git_repository(tmp_path / "repo")
+    old = {"GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z", "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z"}
+    git("commit", "-q", "--allow-empty", "-m", "yesterday", **old)
+    yesterday = git("rev-parse", "HEAD")
+    # make itself is replaced by a script that shows what the gate would be given.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "make").write_text('#!/bin/sh\necho "make $* PERF_BASE=${PERF_BASE:-unset}"\n')
+    (tools / "make").chmod(0o755)
+
+    def nightly() -> str:
+        return subprocess.run(
+            ["bash", "-e", "-c", script],
+            cwd=tmp_path / "repo",
+            env=clean_env(PATH=f"{tools}:{clean_env()['PATH']}"),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    assert nightly() == "make performance-gate PERF_BASE=unset"  # nothing new: the baseline
+    git("commit", "-q", "--allow-empty", "-m", "today")
+    assert nightly() == f"make performance-gate PERF_BASE={yesterday}"

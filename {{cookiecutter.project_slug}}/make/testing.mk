@@ -198,6 +198,9 @@ chaos-scenario: install ## One chaos scenario alone: make chaos-scenario SCENARI
 PROFILE ?= smoke
 PERF_WORKERS ?= 0
 BASE ?=
+# The revision the performance gate loads beside the working tree (CI: the merge base);
+# unset, the gate compares with the recorded baseline, on the baseline's machine only.
+PERF_BASE ?= $(BASE)
 PERF_ARGS ?=
 PERF_MICRO_DIR ?= perf/baselines/micro
 PERF_MICRO_LIMIT ?= median:25%
@@ -221,8 +224,8 @@ perf-baseline: install ## Record perf/baselines/<profile>.json: repeated rounds,
 	$(PERF_TESTKIT) baseline $(PERF_COMMON) $(PERF_ARGS)
 
 .PHONY: performance-gate
-performance-gate: install | $(REPORTS_DIR) ## Rounds now vs the baseline: limits AND significance (exit 1 on regression)
-	$(PERF_TESTKIT) gate $(PERF_COMMON) $(PERF_ARGS)
+performance-gate: install | $(REPORTS_DIR) ## Limits AND significance (exit 1 on regression): vs the baseline on its machine, else (or PERF_BASE=<ref>) perf-ab
+	$(PERF_TESTKIT) gate $(PERF_COMMON) $(if $(PERF_BASE),--base '$(PERF_BASE)') $(PERF_ARGS)
 
 .PHONY: perf-ab
 perf-ab: install | $(REPORTS_DIR) ## BASE=<git ref> vs the working tree: both loaded at once, paired rounds and statistics

@@ -270,6 +270,8 @@ def performance_gate(report: Path) -> GateResult:
     detail = f"profile {data.get('profile', '?')}, {rounds.get('current', '?')} rounds"
     if raw == "REGRESSION":
         detail = f"regressed: {', '.join(map(str, data.get('regressions', [])))} ({detail})"
+    elif raw == "INCONCLUSIVE" and data.get("reason"):  # e.g. not the baseline's machine
+        detail = f"{data['reason']}; for a verdict: make performance-gate BASE=<git ref>"
     elif raw == "INCONCLUSIVE":
         over = ", ".join(map(str, data.get("inconclusive", [])))
         detail = (

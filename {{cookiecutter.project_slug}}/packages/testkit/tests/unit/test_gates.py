@@ -262,6 +262,16 @@ def test_performance_without_a_significant_regression_passes(tmp_path: Path, raw
     assert gates.performance_gate(report).verdict is Verdict.PASS
 
 
+def test_performance_inconclusive_on_another_machine_passes_saying_why(tmp_path: Path) -> None:
+    reason = "machine differs: CPU contention 1.01 -> 1.50"
+    report = write_json(tmp_path / "p.json", {"verdict": "INCONCLUSIVE", "reason": reason})
+
+    result = gates.performance_gate(report)
+
+    assert result.verdict is Verdict.PASS
+    assert result.detail == f"{reason}; for a verdict: make performance-gate BASE=<git ref>"
+
+
 def test_performance_with_an_unknown_verdict_fails(tmp_path: Path) -> None:
     result = gates.performance_gate(write_json(tmp_path / "p.json", {"verdict": "OK"}))
 

@@ -11,9 +11,9 @@ from testkit.perf.gate import (
     Verdict,
     compare_pairs,
     compare_to_baseline,
-    format_table,
     load_limits,
 )
+from testkit.perf.render import format_table
 
 pytest.importorskip("scipy", reason="the gate's statistics need the testkit[perf] extra")
 
@@ -219,8 +219,33 @@ def test_a_bad_limit_is_refused_naming_the_key(tmp_path: Path) -> None:
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[tool.testkit]\nperf_p95_pct = "fast"\n')
 
-    with pytest.raises(LimitsError, match=r"perf_p95_pct .* must be a number above 0"):
+    with pytest.raises(LimitsError, match=r"perf_p95_pct .* must be a percentage above 0"):
         load_limits(pyproject)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "highest"),
+    [
+        ("perf_p95_pct", 0, "1000"),
+        ("perf_p50_pct", 1001, "1000"),
+        ("perf_throughput_pct", 101, "100"),
+    ],
+)
+def test_a_limit_outside_its_range_is_refused_with_the_range(
+    tmp_path: Path, key: str, value: int, highest: str
+) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(f"[tool.testkit]\n{key} = {value}\n")
+
+    with pytest.raises(LimitsError, match=rf"{key} .* above 0 and at most {highest}, got {value}"):
+        load_limits(pyproject)
+
+
+def test_the_largest_limits_are_accepted(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("[tool.testkit]\nperf_p95_pct = 1000\nperf_throughput_pct = 100\n")
+
+    assert load_limits(pyproject).percent["rps"] == 100.0
 
 
 def test_rounds_too_thin_to_judge_are_inconclusive_not_a_pass() -> None:

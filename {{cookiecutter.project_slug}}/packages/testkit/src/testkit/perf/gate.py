@@ -42,6 +42,9 @@ LIMIT_KEYS = {
     THROUGHPUT: "perf_throughput_pct",
 }
 DEFAULT_LIMITS = {"p50_ms": 10.0, "p95_ms": 15.0, "p99_ms": 20.0, THROUGHPUT: 5.0}
+# The largest limit each accepts (the pre-generation hook's ranges agree): throughput cannot
+# drop by more than all of it.
+LIMIT_HIGHEST = {"p50_ms": 1000.0, "p95_ms": 1000.0, "p99_ms": 1000.0, THROUGHPUT: 100.0}
 DEFAULT_ALPHA = 0.05
 # Errors are not noise: more than this many percentage points above the baseline fails outright.
 DEFAULT_ERROR_RATE_PP = 1.0
@@ -90,11 +93,11 @@ def load_limits(pyproject: Path, *, alpha: float = DEFAULT_ALPHA) -> Limits:
     for metric, key in LIMIT_KEYS.items():
         if key not in table:
             continue
-        raw = table[key]
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw <= 1000:
+        raw, high = table[key], LIMIT_HIGHEST[metric]
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw <= high:
             raise LimitsError(
-                f"[tool.testkit] {key} in {pyproject} must be a number above 0 (percent), "
-                f"got {raw!r}"
+                f"[tool.testkit] {key} in {pyproject} must be a percentage above 0 and at most "
+                f"{high:g}, got {raw!r}"
             )
         percent[metric] = float(raw)
     if not 0.0 < alpha < 1.0:
@@ -385,46 +388,3 @@ def compare_pairs(
             f"A/B needs as many base rounds as candidate rounds: {len(base)} vs {len(candidate)}"
         )
     return _evaluate("ab", base, candidate, limits, _compare_paired)
-
-
-def _number(value: float | None, unit: str = "") -> str:
-    return "-" if value is None else f"{value:,.2f}{unit}"
-
-
-def format_table(result: GateResult, *, baseline_label: str = "baseline") -> str:
-    """The verdict table: metric, baseline, current, change, limit, verdict (p-value in it)."""
-    header = ("metric", baseline_label, "current", "change", "limit", "verdict")
-    rows = [header]
-    for check in result.checks:
-        if check.metric == ERROR_RATE:
-            change = "-" if check.change_pct is None else f"{check.change_pct:+.2f}pp"
-            limit = f"+{check.limit_pct:g}pp"
-        else:
-            change = "-" if check.change_pct is None else f"{check.change_pct:+.1f}%"
-            sign = "-" if check.metric == THROUGHPUT else "+"
-            limit = "-" if check.limit_pct is None else f"{sign}{check.limit_pct:g}%"
-        verdict = check.verdict.value
-        if check.p_value is not None and check.verdict is not Verdict.PASS:
-            verdict += f" (p={check.p_value:.3f})"
-        elif check.note and check.verdict is Verdict.SKIPPED:
-            verdict += f" ({check.note})"
-        rows.append(
-            (check.label, _number(check.baseline), _number(check.current), change, limit, verdict)
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    side = "pairs" if result.mode == "ab" else "rounds"
-    lines.append(
-        f"performance gate: {result.verdict.value} ({result.baseline_rounds} {baseline_label} vs "
-        f"{result.current_rounds} current {side}, alpha {result.alpha:g})"
-        + (
-            f"; regressions: {', '.join(c.label for c in result.regressions)}"
-            if result.regressions
-            else ""
-        )
-    )
-    return "\n".join(lines)
