@@ -231,6 +231,10 @@ performance-gate: install | $(REPORTS_DIR) ## Limits AND significance (exit 1 on
 perf-ab: install | $(REPORTS_DIR) ## BASE=<git ref> vs the working tree: both loaded at once, paired rounds and statistics
 	$(PERF_TESTKIT) ab --base '$(BASE)' $(PERF_COMMON) $(PERF_ARGS)
 
+.PHONY: perf-trends
+perf-trends: install ## Change points in the recorded perf runs and test durations, with commit ranges
+	$(PERF_TESTKIT) trends $(PERF_ARGS)
+
 .PHONY: perf-micro
 perf-micro: install ## Micro-benchmarks (pytest-benchmark) vs the saved ones: fail beyond PERF_MICRO_LIMIT
 	$(PYTEST) tests/perf -p no:randomly -p no:cacheprovider --benchmark-enable --benchmark-only \

@@ -6,6 +6,7 @@ playwright package; no browser is downloaded. Without a Chromium the test skips 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from testkit.analytics.history import Run, open_history
+from testkit.analytics.perf_history import record_perf_summary
 from testkit.analytics.report import ReportInputs, build_report
 
 CHROMIUM_ARGS = [
@@ -26,7 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-CHARTS = ("trends", "slowest", "outcomes", "flaky", "coverage", "perf")
+CHARTS = ("trends", "slowest", "outcomes", "flaky", "coverage", "perf", "perf-trends")
 
 COVERAGE_XML = """<?xml version="1.0" ?>
 <coverage version="7.6" line-rate="0.75">
@@ -75,7 +77,8 @@ def summary(p50: float, rps: float) -> dict[str, object]:
 
 
 def make_inputs(root: Path) -> ReportInputs:
-    """A project with three recorded runs (one flaky test), coverage XML and a perf summary."""
+    """A project with three recorded test runs (one flaky test), sixteen recorded perf runs (p50
+    up by half from the ninth), coverage XML and a perf summary."""
     history = root / ".testkit" / "history.db"
     history.parent.mkdir(parents=True)
     store = open_history(history, create=True)
@@ -125,6 +128,11 @@ def make_inputs(root: Path) -> ReportInputs:
         )
         store.finish_run(run_id, start + index * 3600 + 60, 1 if index == 1 else 0)
     store.close()
+    for index in range(16):
+        p50 = (10.0 if index < 8 else 15.0) + (index % 3) * 0.2
+        created = dt.datetime.fromtimestamp(start + index * 600, tz=dt.UTC).isoformat()
+        meta = {"commit": f"{index:040x}", "dirty": False, "created_at": created}
+        record_perf_summary(history, summary(p50, 100.0) | {"metadata": meta}, kind="gate")
     (root / "reports").mkdir()
     (root / "reports" / "coverage.xml").write_text(COVERAGE_XML.format(root=root))
     (root / "locust-reports" / "smoke").mkdir(parents=True)
@@ -182,6 +190,9 @@ def test_the_dashboard_draws_every_chart_offline_in_headless_chromium(
                 })""",
                 list(CHARTS),
             )
+            marks = page.evaluate(
+                "document.getElementById('chart-perf-trends').layout.shapes.length"
+            )
             screenshot = pytestconfig.rootpath / "reports" / "dashboard.png"
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
@@ -193,5 +204,6 @@ def test_the_dashboard_draws_every_chart_offline_in_headless_chromium(
         assert svgs >= 1, f"{key}: plotly drew no svg"
         assert traces >= 1, f"{key}: no trace drawn"
         assert data >= 1, f"{key}: no trace in the figure data"
+    assert marks == 2  # p50 and p95 both moved at the ninth perf run: a dashed line each
     assert [url for url in requested if not url.startswith("file://")] == []
     assert screenshot.stat().st_size > 10_000

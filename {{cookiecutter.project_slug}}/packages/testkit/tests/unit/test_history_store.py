@@ -28,12 +28,12 @@ def row(
     return (run_id, nodeid, outcome, 0, 0.001, call_s, 0.001, "master", position)
 
 
-def test_a_new_file_gets_the_meta_rows_of_schema_version_1(tmp_path: Path) -> None:
+def test_a_new_file_gets_the_meta_rows_of_schema_version_2(tmp_path: Path) -> None:
     store = open_history(tmp_path / "h.db", create=True)
 
     meta = dict(store.connection.execute("SELECT key, value FROM meta"))
 
-    assert meta == {"application": "testkit-history", "schema_version": "1"}
+    assert meta == {"application": "testkit-history", "schema_version": "2"}
     assert store.connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -120,16 +120,38 @@ def test_a_file_from_a_newer_testkit_is_refused(tmp_path: Path) -> None:
         connection.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     connection.close()
 
-    with pytest.raises(HistoryError, match="schema version 7, newer than this testkit's 1"):
+    with pytest.raises(HistoryError, match="schema version 7, newer than this testkit's 2"):
         open_history(path, create=False)
+
+
+def version_1_file(path: Path) -> None:
+    """A history file as testkit wrote it before the perf runs (schema version 1)."""
+    connection = sqlite3.connect(path)
+    migrate(connection, path, target=1)
+    with connection:
+        connection.execute(
+            "INSERT INTO runs VALUES ('old', 1.0, 2.0, 42, 'MOCK', 'tests', 'code1', '[]', 0, 0)"
+        )
+    connection.close()
+
+
+def test_a_version_1_file_gains_the_perf_tables_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    version_1_file(path)
+
+    store = open_history(path, create=False)
+
+    tables = {name for (name,) in store.connection.execute("SELECT name FROM sqlite_master")}
+    assert {"perf_runs", "perf_figures"} <= tables
+    assert [run.run_id for run in store.recent_runs()] == ["old"]
+    version = store.connection.execute("SELECT value FROM meta WHERE key='schema_version'")
+    assert version.fetchone() == ("2",)
 
 
 def test_an_older_file_is_migrated_in_place_keeping_its_rows(tmp_path: Path) -> None:
     """A version-1 fixture file upgraded by a (test) migration table to version 2."""
     path = tmp_path / "h.db"
-    store = open_history(path, create=True)
-    store.start_run(make_run("old", started_at=1.0))
-    store.close()
+    version_1_file(path)
 
     def add_branch_column(connection: sqlite3.Connection) -> None:
         connection.execute("ALTER TABLE runs ADD COLUMN branch TEXT")
@@ -144,6 +166,30 @@ def test_an_older_file_is_migrated_in_place_keeping_its_rows(tmp_path: Path) -> 
     )
     assert connection.execute("SELECT run_id, branch FROM runs").fetchall() == [("old", None)]
     connection.close()
+
+
+def test_passing_call_series_lists_each_tests_passes_oldest_first_in_finished_runs(
+    tmp_path: Path,
+) -> None:
+    store = open_history(tmp_path / "h.db", create=True)
+    for number in range(3):
+        store.start_run(make_run(f"r{number}", started_at=float(number)))
+        store.add_results(
+            [
+                row(f"r{number}", "t::a", "passed", 1, call_s=0.1 * (number + 1)),
+                row(f"r{number}", "t::b", "failed" if number == 1 else "passed", 2),
+            ]
+        )
+        if number < 2:  # r2 is still running: not read
+            store.finish_run(f"r{number}", number + 0.5, 0)
+
+    series = store.passing_call_series(last_runs=10)
+
+    assert series == {
+        "t::a": [("r0", 0.0, pytest.approx(0.1)), ("r1", 1.0, pytest.approx(0.2))],
+        "t::b": [("r0", 0.0, 0.01)],
+    }
+    assert list(store.passing_call_series(last_runs=1)) == ["t::a"]
 
 
 def test_history_path_defaults_under_the_rootdir_and_off_disables_it(tmp_path: Path) -> None:

@@ -7,15 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from testkit.analytics.report import (
-    ReportInputs,
-    build_report,
-    coverage_panel,
-    gather_coverage,
-    gather_perf,
-    perf_panel,
-    render_page,
-)
+from testkit.analytics.report import ReportInputs, build_report
+from testkit.analytics.report_data import gather_coverage, gather_perf
+from testkit.analytics.report_page import render_page
+from testkit.analytics.report_panels import Panel, coverage_panel, perf_panel
 
 
 def empty_inputs(root: Path) -> ReportInputs:
@@ -42,6 +37,7 @@ def test_every_missing_input_becomes_a_no_data_panel_naming_the_make_target(
     assert missing["trends"] == "no data: run make test (writes the history)"
     assert "make test-coverage" in str(missing["coverage"])
     assert "make perf" in str(missing["perf"])
+    assert "make performance-gate" in str(missing["perf-trends"])
     page = inputs.output.read_text()
     assert page.count('class="missing"') == len(panels)
     assert "<script src=" not in page  # plotly.js is inline: the page works offline
@@ -56,8 +52,9 @@ def test_a_foreign_history_file_is_reported_in_the_panels_not_raised(tmp_path: P
 
     panels = build_report(inputs)
 
-    trends = next(p for p in panels if p.key == "trends")
-    assert str(trends.missing).startswith("history unreadable:")
+    for key in ("trends", "perf-trends"):
+        panel = next(p for p in panels if p.key == key)
+        assert str(panel.missing).startswith("history unreadable:")
 
 
 def test_coverage_is_summed_per_package(tmp_path: Path) -> None:
@@ -108,8 +105,6 @@ def test_perf_compares_each_profile_with_its_baseline(tmp_path: Path) -> None:
 
 
 def test_the_page_escapes_test_names(tmp_path: Path) -> None:
-    from testkit.analytics.report import Panel
-
     page = render_page(
         [Panel("slowest", "Slowest", table=(("test",), ("tests/x.py::test[<script>]",)))],
         sources="here",

@@ -3,8 +3,10 @@
 SQLite in WAL mode: a reader (the dashboard, `testkit history`) never blocks the run writing,
 and a run killed mid-way loses only the rows it had not committed yet; the file stays valid.
 The schema is versioned in `meta`; MIGRATIONS upgrades an older file in place (version 0 is
-"no tables yet", so creating a file is migrating it from 0). A file that is not SQLite, or is
-SQLite but not ours, is refused with one line naming it, and is never written to.
+"no tables yet", so creating a file is migrating it from 0); version 2 added the perf runs
+(`perf_runs`, `perf_figures`, written and read by testkit.analytics.perf_history). A file that
+is not SQLite, or is SQLite but not ours, is refused with one line naming it, and is never
+written to.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 APPLICATION = "testkit-history"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_PATH = Path(".testkit") / "history.db"
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Outcomes a result row may hold (pytest's, with setup/teardown failures as "error").
@@ -50,6 +52,28 @@ CREATE TABLE results (
 );
 CREATE INDEX runs_started_at ON runs(started_at);
 CREATE INDEX results_nodeid ON results(nodeid);
+"""
+
+# One row per `testkit perf run|baseline|gate|ab` summary, and its figures per scope ('total'
+# or an endpoint) and metric (p50_ms, rps, ...): the series the change-point detector reads.
+_SCHEMA_V2 = """
+CREATE TABLE perf_runs (
+    perf_run INTEGER PRIMARY KEY AUTOINCREMENT,
+    recorded_at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    commit_id TEXT,
+    dirty INTEGER NOT NULL,
+    summary TEXT NOT NULL
+);
+CREATE TABLE perf_figures (
+    perf_run INTEGER NOT NULL REFERENCES perf_runs(perf_run),
+    scope TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (perf_run, scope, metric)
+);
+CREATE INDEX perf_runs_profile ON perf_runs(profile, kind, recorded_at);
 """
 
 
@@ -102,9 +126,13 @@ def _create_v1(connection: sqlite3.Connection) -> None:
     connection.execute("INSERT INTO meta VALUES ('application', ?)", (APPLICATION,))
 
 
+def _add_perf_runs_v2(connection: sqlite3.Connection) -> None:
+    connection.executescript(_SCHEMA_V2)
+
+
 Migration = Callable[[sqlite3.Connection], None]
 # MIGRATIONS[v] upgrades a file at version v to v + 1. Append, never edit a released step.
-MIGRATIONS: Mapping[int, Migration] = {0: _create_v1}
+MIGRATIONS: Mapping[int, Migration] = {0: _create_v1, 1: _add_perf_runs_v2}
 
 
 def _check_header(path: Path) -> None:
@@ -325,6 +353,23 @@ class HistoryStore:
             if wanted is None or nodeid in wanted:
                 durations.setdefault(nodeid, []).append(call_s)
         return durations
+
+    def passing_call_series(self, *, last_runs: int) -> dict[str, list[tuple[str, float, float]]]:
+        """nodeid -> (run_id, started_at, call seconds) of its passes in the newest `last_runs`
+        finished runs, oldest first."""
+        rows = self.connection.execute(
+            "SELECT results.nodeid, runs.run_id, runs.started_at, results.call_s"
+            " FROM results JOIN runs USING (run_id)"
+            " WHERE results.outcome = 'passed' AND results.call_s IS NOT NULL"
+            " AND results.run_id IN (SELECT run_id FROM runs WHERE exit_status IS NOT NULL"
+            " ORDER BY started_at DESC, rowid DESC LIMIT ?)"
+            " ORDER BY runs.started_at, runs.rowid",
+            (last_runs,),
+        )
+        series: dict[str, list[tuple[str, float, float]]] = {}
+        for nodeid, run_id, started_at, call_s in rows:
+            series.setdefault(nodeid, []).append((run_id, started_at, call_s))
+        return series
 
 
 def open_history(path: Path | str, *, create: bool) -> HistoryStore:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from testkit.analytics.perf_history import record_in_history
 from testkit.git import commit_of
 from testkit.perf import gate, metadata
 from testkit.perf.calibration import MachineCheck, calibrate, compare_machines, fingerprint
@@ -55,7 +56,7 @@ def run(request: PerfRequest) -> int:
         samples = run_load(load, out_dir, echo=True)
     whole = window_figures(samples, start_s=0.0, end_s=float(profile.run_time_s))
     meta = _metadata(request, profile.run_time_s, 1)
-    write_json(out_dir / "summary.json", summary(profile, whole, [], meta))
+    _write_summary(out_dir / "summary.json", summary(profile, whole, [], meta), "run")
     print(round_line(f"perf {profile.name}", whole), flush=True)
     print(f"perf: wrote {out_dir}/summary.json, report.html, locust_*.csv, samples.csv", flush=True)
     return 0
@@ -71,7 +72,7 @@ def baseline(request: PerfRequest) -> int:
         )
     meta = _metadata(request, round_s, rounds, measured)
     path = request.baseline_path
-    write_json(path, _summary_of(request, measured, meta))
+    _write_summary(path, _summary_of(request, measured, meta), "baseline")
     print(
         f"perf: wrote {path} ({rounds} rounds of {round_s:g}s, commit {meta['commit']})", flush=True
     )
@@ -112,7 +113,7 @@ def gate_check(request: PerfRequest) -> int:
             measure_rounds(request, target, round_s, extra, out_dir, "gate", into=measured)
             result = gate.compare_to_baseline(recorded.rounds, measured.figures, limits)
     meta = _metadata(request, round_s, len(measured.rounds), measured)
-    write_json(request.out_dir("summary.json"), _summary_of(request, measured, meta))
+    _write_summary(request.out_dir("summary.json"), _summary_of(request, measured, meta), "gate")
     check = compare_machines(
         recorded.machine, recorded.calibrations, fingerprint(), measured.calibrations
     )
@@ -164,6 +165,10 @@ def _by_revision(
         specs = {"base": server_spec(request, checkout.root), "candidate": server_spec(request)}
         with targets(request, specs) as started:
             pairs, result = run_pairs(request, started, round_s, request.out_dir("ab"), limits)
+    candidate = Measured(pairs.candidate)
+    meta = _metadata(request, round_s, len(pairs.candidate), candidate) | {"base": checkout.commit}
+    data = _summary_of(request, candidate, meta)
+    _write_summary(request.out_dir("ab", "summary.json"), data, "ab")
     return _verdict(
         request,
         result,
@@ -259,6 +264,13 @@ def _metadata(
 
 def _summary_of(request: PerfRequest, measured: Measured, meta: dict[str, Any]) -> dict[str, Any]:
     return summary(request.profile, pooled_figures(measured.rounds), measured.figures, meta)
+
+
+def _write_summary(path: Path, data: dict[str, Any], kind: str) -> None:
+    """The summary file, and the same figures in the history (what `testkit perf trends` and
+    the dashboard's perf trends read)."""
+    write_json(path, data)
+    print(record_in_history(Path.cwd(), data, kind=kind), flush=True)
 
 
 def _verdict(
