@@ -29,6 +29,8 @@ MEASUREMENTS = (
     "flaky_accuracy",
     "impact_faults",
     "perf_gate_accuracy",
+    "perf_gate_scale",
+    "instruction_gate",
 )
 RESULTS = TEMPLATE_ROOT / "bench" / "results.json"
 

@@ -247,6 +247,15 @@ perf-micro-baseline: install ## Save the micro-benchmarks under perf/baselines/m
 	$(PYTEST) tests/perf -p no:randomly --benchmark-enable --benchmark-only \
 		--benchmark-storage='file://$(PERF_MICRO_DIR)' --benchmark-save=baseline $(ARGS)
 
+.PHONY: perf-instructions
+perf-instructions: install | $(REPORTS_DIR) ## Instructions per call of the hot paths (callgrind) vs BASE=<ref> or the baseline: fail beyond perf_instructions_pct
+	$(VENV)/bin/testkit perf instructions $(if $(BASE),--base '$(BASE)') \
+		--report $(REPORTS_DIR)/perf-instructions.json $(ARGS)
+
+.PHONY: perf-instructions-baseline
+perf-instructions-baseline: install ## Record perf/baselines/instructions.json (what perf-instructions compares with without BASE)
+	$(VENV)/bin/testkit perf instructions-baseline $(ARGS)
+
 # --- analytics: history, durations, flakiness, quarantine, replay ---------------------------
 # (analytics section)
 # Every pytest run appends to .testkit/history.db (TESTKIT_HISTORY=off: no recording).

@@ -6,9 +6,9 @@ import pytest
 
 from testkit.perf.figures import Figures, WindowFigures
 from testkit.perf.gate import (
-    Limits,
     LimitsError,
-    Verdict,
+    PerfLimits,
+    PerfVerdict,
     compare_pairs,
     compare_to_baseline,
     load_limits,
@@ -17,7 +17,7 @@ from testkit.perf.render import format_table
 
 pytest.importorskip("scipy", reason="the gate's statistics need the testkit[perf] extra")
 
-LIMITS = Limits(percent={"p50_ms": 10.0, "p95_ms": 15.0, "p99_ms": 20.0, "rps": 5.0})
+LIMITS = PerfLimits(percent={"p50_ms": 10.0, "p95_ms": 15.0, "p99_ms": 20.0, "rps": 5.0})
 
 
 def figures(p50: float, *, requests: int = 1_000, rps: float = 100.0, failures: int = 0) -> Figures:
@@ -37,7 +37,7 @@ def round_of(
 NOISY = [10.0, 10.4, 9.7, 10.2, 9.9, 10.1]
 
 
-def verdicts(result_checks: object) -> dict[str, Verdict]:
+def verdicts(result_checks: object) -> dict[str, PerfVerdict]:
     return {check.label: check.verdict for check in result_checks}  # type: ignore[attr-defined]
 
 
@@ -46,7 +46,7 @@ def test_unchanged_rounds_pass() -> None:
         [round_of(v) for v in NOISY], [round_of(v) for v in reversed(NOISY)], LIMITS
     )
 
-    assert result.verdict is Verdict.PASS
+    assert result.verdict is PerfVerdict.PASS
 
 
 def test_a_consistently_slower_endpoint_is_a_regression_naming_it() -> None:
@@ -54,7 +54,7 @@ def test_a_consistently_slower_endpoint_is_a_regression_naming_it() -> None:
         [round_of(v) for v in NOISY], [round_of(v * 1.5) for v in NOISY], LIMITS
     )
 
-    assert result.verdict is Verdict.REGRESSION
+    assert result.verdict is PerfVerdict.REGRESSION
     assert "GET /search p50_ms" in [check.label for check in result.regressions]
     assert all(not check.label.startswith("POST /ask") for check in result.regressions)
 
@@ -64,7 +64,7 @@ def test_a_change_within_the_limit_passes_even_when_significant() -> None:
         [round_of(v) for v in NOISY], [round_of(v * 1.05) for v in NOISY], LIMITS
     )
 
-    assert verdicts(result.checks)["GET /search p50_ms"] is Verdict.PASS
+    assert verdicts(result.checks)["GET /search p50_ms"] is PerfVerdict.PASS
 
 
 def test_beyond_the_limit_without_significance_is_inconclusive() -> None:
@@ -74,8 +74,8 @@ def test_beyond_the_limit_without_significance_is_inconclusive() -> None:
         [round_of(v) for v in NOISY], [round_of(v) for v in current], LIMITS
     )
 
-    assert verdicts(result.checks)["GET /search p50_ms"] is Verdict.INCONCLUSIVE
-    assert result.verdict is Verdict.INCONCLUSIVE
+    assert verdicts(result.checks)["GET /search p50_ms"] is PerfVerdict.INCONCLUSIVE
+    assert result.verdict is PerfVerdict.INCONCLUSIVE
 
 
 def test_throughput_regresses_when_it_drops_beyond_its_limit() -> None:
@@ -85,7 +85,7 @@ def test_throughput_regresses_when_it_drops_beyond_its_limit() -> None:
         LIMITS,
     )
 
-    assert verdicts(result.checks)["total rps"] is Verdict.REGRESSION
+    assert verdicts(result.checks)["total rps"] is PerfVerdict.REGRESSION
 
 
 def test_errors_beyond_a_percentage_point_regress_outright() -> None:
@@ -93,7 +93,7 @@ def test_errors_beyond_a_percentage_point_regress_outright() -> None:
         [round_of(10.0) for _ in range(5)], [round_of(10.0, failures=100) for _ in range(5)], LIMITS
     )
 
-    assert verdicts(result.checks)["total error_rate"] is Verdict.REGRESSION
+    assert verdicts(result.checks)["total error_rate"] is PerfVerdict.REGRESSION
 
 
 def test_percentiles_of_endpoints_with_few_requests_are_skipped() -> None:
@@ -103,9 +103,9 @@ def test_percentiles_of_endpoints_with_few_requests_are_skipped() -> None:
     result = compare_to_baseline([few] * 5, [slow] * 5, LIMITS)
     checks = verdicts(result.checks)
 
-    assert checks["GET /rare p50_ms"] is Verdict.REGRESSION  # 50 requests: enough for a median
-    assert checks["GET /rare p95_ms"] is Verdict.SKIPPED  # 100 needed
-    assert checks["GET /rare p99_ms"] is Verdict.SKIPPED  # 500 needed
+    assert checks["GET /rare p50_ms"] is PerfVerdict.REGRESSION  # 50 requests: enough for a median
+    assert checks["GET /rare p95_ms"] is PerfVerdict.SKIPPED  # 100 needed
+    assert checks["GET /rare p99_ms"] is PerfVerdict.SKIPPED  # 500 needed
 
 
 def test_paired_rounds_cancel_what_the_machine_did_in_each_pair() -> None:
@@ -117,8 +117,8 @@ def test_paired_rounds_cancel_what_the_machine_did_in_each_pair() -> None:
     paired = compare_pairs(base, candidate, LIMITS)
     unpaired = compare_to_baseline(base, candidate, LIMITS)
 
-    assert verdicts(paired.checks)["GET /search p50_ms"] is Verdict.REGRESSION
-    assert verdicts(unpaired.checks)["GET /search p50_ms"] is not Verdict.REGRESSION
+    assert verdicts(paired.checks)["GET /search p50_ms"] is PerfVerdict.REGRESSION
+    assert verdicts(unpaired.checks)["GET /search p50_ms"] is not PerfVerdict.REGRESSION
 
 
 def test_paired_unchanged_code_passes() -> None:
@@ -129,7 +129,7 @@ def test_paired_unchanged_code_passes() -> None:
         LIMITS,
     )
 
-    assert result.verdict is Verdict.PASS
+    assert result.verdict is PerfVerdict.PASS
 
 
 def test_a_pass_near_the_limit_that_the_pairs_do_not_show_within_it_is_undecided() -> None:
@@ -141,7 +141,7 @@ def test_a_pass_near_the_limit_that_the_pairs_do_not_show_within_it_is_undecided
     )
 
     undecided = [check.label for check in result.undecided]
-    assert result.verdict is Verdict.PASS
+    assert result.verdict is PerfVerdict.PASS
     assert "GET /search p50_ms" in undecided
     assert not any(label.startswith("POST /ask") for label in undecided)  # unchanged
     assert result.as_dict()["undecided"] == undecided
@@ -156,7 +156,7 @@ def test_a_pass_the_pairs_show_within_the_limit_is_decided() -> None:
     )
 
     search = verdicts(result.checks)["GET /search p50_ms"]
-    assert search is Verdict.PASS
+    assert search is PerfVerdict.PASS
     assert result.undecided == ()
 
 
@@ -167,7 +167,7 @@ def test_a_pass_under_half_the_limit_is_decided_however_noisy() -> None:
         [round_of(10.0) for _ in ratios], [round_of(10.0 * r) for r in ratios], LIMITS
     )
 
-    assert result.verdict is Verdict.PASS
+    assert result.verdict is PerfVerdict.PASS
     assert result.undecided == ()
 
 
@@ -253,5 +253,5 @@ def test_rounds_too_thin_to_judge_are_inconclusive_not_a_pass() -> None:
 
     result = compare_to_baseline([thin] * 5, [thin] * 5, LIMITS)
 
-    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.verdict is PerfVerdict.INCONCLUSIVE
     assert "total p50_ms (too few requests)" in result.as_dict()["inconclusive"]

@@ -1,5 +1,6 @@
-"""`testkit perf run|baseline|gate|ab|trends`: the perf tier's commands (make perf,
-perf-baseline, performance-gate, perf-ab, perf-trends drive them).
+"""`testkit perf run|baseline|gate|ab|trends|instructions|instructions-baseline`: the perf
+tier's commands (make perf, perf-baseline, performance-gate, perf-ab, perf-trends,
+perf-instructions, perf-instructions-baseline drive them).
 
 This module only reads the command line: it builds one PerfRequest (request.py) and hands it to
 commands.py. Exit status: 0 pass (and INCONCLUSIVE, unless --strict), 1 a regression (or
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from testkit.perf import commands as perf_commands
-from testkit.perf import gate, trends
+from testkit.perf import gate, instructions, trends
 from testkit.perf.profiles import ProfileError
 from testkit.perf.request import PerfRequest, PerfUsageError, request_from
 from testkit.perf.runner import LoadError
@@ -90,6 +91,7 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     check.set_defaults(handler=_guarded(perf_commands.gate_check))
     ab.set_defaults(handler=_guarded(perf_commands.ab))
     trends.add_parser(sub)  # reads the history, not a load: its own request and errors
+    instructions.add_parser(sub)  # callgrind, not a load: its own request and errors
 
 
 def _common_arguments(parser: argparse.ArgumentParser) -> None:

@@ -101,7 +101,7 @@ def gate_check(request: PerfRequest) -> int:
         out_dir = request.out_dir("gate")
         measured = measure_rounds(request, target, round_s, len(recorded.rounds), out_dir, "gate")
         result = gate.compare_to_baseline(recorded.rounds, measured.figures, limits)
-        while result.verdict is gate.Verdict.INCONCLUSIVE and (
+        while result.verdict is gate.PerfVerdict.INCONCLUSIVE and (
             len(measured.rounds) < request.max_rounds
         ):
             extra = min(EXTRA_ROUNDS, request.max_rounds - len(measured.rounds))
@@ -119,7 +119,7 @@ def gate_check(request: PerfRequest) -> int:
     )
     if not check.comparable:
         return _machine_differs(request, limits, recorded, check, round_s)
-    if result.verdict is gate.Verdict.REGRESSION and _revision_of(recorded):
+    if result.verdict is gate.PerfVerdict.REGRESSION and _revision_of(recorded):
         print(format_table(result, baseline_label="baseline"), flush=True)
         print(
             "perf gate: a regression against the recorded rounds; confirming it on this machine, "
@@ -148,7 +148,7 @@ def ab(request: PerfRequest) -> int:
 
 def _by_revision(
     request: PerfRequest,
-    limits: gate.Limits,
+    limits: gate.PerfLimits,
     ref: str,
     report: Path,
     round_s: float,
@@ -183,7 +183,7 @@ def _by_revision(
 
 def _machine_differs(
     request: PerfRequest,
-    limits: gate.Limits,
+    limits: gate.PerfLimits,
     recorded: Baseline,
     check: MachineCheck,
     round_s: float,
@@ -203,7 +203,7 @@ def _machine_differs(
         {
             "gate": "performance",
             "mode": "baseline",
-            "verdict": gate.Verdict.INCONCLUSIVE.value,
+            "verdict": gate.PerfVerdict.INCONCLUSIVE.value,
             "reason": reason,
             "profile": request.profile.name,
             "baseline": str(recorded.path),
@@ -275,7 +275,7 @@ def _write_summary(path: Path, data: dict[str, Any], kind: str) -> None:
 
 def _verdict(
     request: PerfRequest,
-    result: gate.GateResult,
+    result: gate.PerfResult,
     path: Path,
     baseline_label: str,
     **extra: Any,
@@ -283,9 +283,9 @@ def _verdict(
     print(format_table(result, baseline_label=baseline_label), flush=True)
     write_json(path, {**result.as_dict(), "profile": request.profile.name, **extra})
     print(f"perf: wrote {path}", flush=True)
-    if result.verdict is gate.Verdict.REGRESSION:
+    if result.verdict is gate.PerfVerdict.REGRESSION:
         return 1
-    if result.verdict is gate.Verdict.INCONCLUSIVE:
+    if result.verdict is gate.PerfVerdict.INCONCLUSIVE:
         advice = "on a quieter machine" if result.mode == "ab" else "or use `make perf-ab`"
         side = "pairs" if result.mode == "ab" else "rounds"
         print(

@@ -13,7 +13,7 @@ pairs do not show it within the limit either (one-sided p >= alpha for "better t
 allows") is also *undecided*, and perf-ab adds pairs while one is: with few noisy pairs a true
 +20% change sometimes shows a median under +10%, and stopping there would pass it.
 Latency percentiles are checked in total and per endpoint (so the table names the slow one);
-throughput and error rate in total. Pure functions: figures in, a GateResult out.
+throughput and error rate in total. Pure functions: figures in, a PerfResult out.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ DEFAULT_TAIL_REQUESTS = 5
 PERCENTILE_OF = {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0}
 
 
-class Verdict(enum.StrEnum):
+class PerfVerdict(enum.StrEnum):
     PASS = "PASS"
     REGRESSION = "REGRESSION"
     INCONCLUSIVE = "INCONCLUSIVE"
@@ -67,7 +67,7 @@ class LimitsError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class PerfLimits:
     """Relative limits in percent per metric, plus the statistics' knobs."""
 
     percent: Mapping[str, float]
@@ -82,7 +82,7 @@ class Limits:
         return math.ceil(self.tail_requests / (1.0 - PERCENTILE_OF[metric] / 100.0) - 1e-9)
 
 
-def load_limits(pyproject: Path, *, alpha: float = DEFAULT_ALPHA) -> Limits:
+def load_limits(pyproject: Path, *, alpha: float = DEFAULT_ALPHA) -> PerfLimits:
     """The limits from ``[tool.testkit]`` of ``pyproject`` (the SPEC's defaults where unset)."""
     table: Mapping[str, Any] = {}
     if pyproject.is_file():
@@ -102,7 +102,7 @@ def load_limits(pyproject: Path, *, alpha: float = DEFAULT_ALPHA) -> Limits:
         percent[metric] = float(raw)
     if not 0.0 < alpha < 1.0:
         raise LimitsError(f"alpha must be between 0 and 1, got {alpha}")
-    return Limits(percent=percent, alpha=alpha)
+    return PerfLimits(percent=percent, alpha=alpha)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ class MetricCheck:
     change_pct: float | None
     limit_pct: float | None
     p_value: float | None
-    verdict: Verdict
+    verdict: PerfVerdict
     note: str = ""
     # A/B only: one-sided p that the metric is within its limit (better than the limit allows).
     p_within: float | None = None
@@ -132,7 +132,7 @@ class MetricCheck:
 
 
 @dataclass(frozen=True, slots=True)
-class GateResult:
+class PerfResult:
     """Every check, and how many rounds (or pairs) each side had."""
 
     mode: str  # "baseline" (independent rounds) or "ab" (paired rounds)
@@ -143,11 +143,11 @@ class GateResult:
 
     @property
     def regressions(self) -> tuple[MetricCheck, ...]:
-        return tuple(c for c in self.checks if c.verdict is Verdict.REGRESSION)
+        return tuple(c for c in self.checks if c.verdict is PerfVerdict.REGRESSION)
 
     @property
     def inconclusive(self) -> tuple[MetricCheck, ...]:
-        return tuple(c for c in self.checks if c.verdict is Verdict.INCONCLUSIVE)
+        return tuple(c for c in self.checks if c.verdict is PerfVerdict.INCONCLUSIVE)
 
     @property
     def undecided(self) -> tuple[MetricCheck, ...]:
@@ -155,7 +155,7 @@ class GateResult:
         return tuple(
             c
             for c in self.checks
-            if c.verdict is Verdict.PASS
+            if c.verdict is PerfVerdict.PASS
             and c.p_within is not None
             and c.p_within >= self.alpha
             and c.limit_pct is not None
@@ -165,25 +165,25 @@ class GateResult:
     @property
     def needs_more_pairs(self) -> bool:
         """perf-ab goes on: a metric is inconclusive, or a pass is still undecided."""
-        return self.verdict is Verdict.INCONCLUSIVE or (
-            self.verdict is Verdict.PASS and bool(self.undecided)
+        return self.verdict is PerfVerdict.INCONCLUSIVE or (
+            self.verdict is PerfVerdict.PASS and bool(self.undecided)
         )
 
     @property
     def unjudged(self) -> bool:
         """The total's median latency could not be gated: too few requests to say anything."""
         return any(
-            c.scope == TOTAL and c.metric == "p50_ms" and c.verdict is Verdict.SKIPPED
+            c.scope == TOTAL and c.metric == "p50_ms" and c.verdict is PerfVerdict.SKIPPED
             for c in self.checks
         )
 
     @property
-    def verdict(self) -> Verdict:
+    def verdict(self) -> PerfVerdict:
         if self.regressions:
-            return Verdict.REGRESSION
+            return PerfVerdict.REGRESSION
         if self.inconclusive or self.unjudged:
-            return Verdict.INCONCLUSIVE
-        return Verdict.PASS
+            return PerfVerdict.INCONCLUSIVE
+        return PerfVerdict.PASS
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -231,14 +231,14 @@ def _worse_pct(metric: str, change_pct: float) -> float:
     return -change_pct if metric == THROUGHPUT else change_pct
 
 
-def _classify(change: Comparison, limit_pct: float, metric: str, alpha: float) -> Verdict:
+def _classify(change: Comparison, limit_pct: float, metric: str, alpha: float) -> PerfVerdict:
     if _worse_pct(metric, change.pct) <= limit_pct:
-        return Verdict.PASS
-    return Verdict.REGRESSION if change.p_worse < alpha else Verdict.INCONCLUSIVE
+        return PerfVerdict.PASS
+    return PerfVerdict.REGRESSION if change.p_worse < alpha else PerfVerdict.INCONCLUSIVE
 
 
 def _error_rate_check(
-    baseline: Sequence[WindowFigures], current: Sequence[WindowFigures], limits: Limits
+    baseline: Sequence[WindowFigures], current: Sequence[WindowFigures], limits: PerfLimits
 ) -> MetricCheck:
     def pooled(rounds: Sequence[WindowFigures]) -> float:
         requests = sum(r.total.requests for r in rounds)
@@ -254,7 +254,7 @@ def _error_rate_check(
         change_pct=round(change_pp, 3),
         limit_pct=limits.error_rate_pp,
         p_value=None,
-        verdict=Verdict.REGRESSION if change_pp > limits.error_rate_pp else Verdict.PASS,
+        verdict=PerfVerdict.REGRESSION if change_pp > limits.error_rate_pp else PerfVerdict.PASS,
         note="percentage points",
     )
 
@@ -279,9 +279,9 @@ def _evaluate(
     mode: str,
     baseline: Sequence[WindowFigures],
     current: Sequence[WindowFigures],
-    limits: Limits,
+    limits: PerfLimits,
     compare: Compare,
-) -> GateResult:
+) -> PerfResult:
     checks: list[MetricCheck] = []
     for scope in _scopes(baseline, current):
         metrics = [*LATENCY_METRICS, THROUGHPUT] if scope == TOTAL else list(LATENCY_METRICS)
@@ -301,7 +301,7 @@ def _evaluate(
                         None,
                         limit,
                         None,
-                        Verdict.SKIPPED,
+                        PerfVerdict.SKIPPED,
                         f"under {needed} requests per round",
                     )
                 )
@@ -325,7 +325,7 @@ def _evaluate(
                 )
             )
     checks.append(_error_rate_check(baseline, current, limits))
-    return GateResult(mode, tuple(checks), len(baseline), len(current), limits.alpha)
+    return PerfResult(mode, tuple(checks), len(baseline), len(current), limits.alpha)
 
 
 def _paired(
@@ -372,15 +372,15 @@ def _compare_paired(
 
 
 def compare_to_baseline(
-    baseline: Sequence[WindowFigures], current: Sequence[WindowFigures], limits: Limits
-) -> GateResult:
+    baseline: Sequence[WindowFigures], current: Sequence[WindowFigures], limits: PerfLimits
+) -> PerfResult:
     """Rounds of now vs the baseline's rounds: median change, Mann-Whitney U per metric."""
     return _evaluate("baseline", baseline, current, limits, _compare_independent)
 
 
 def compare_pairs(
-    base: Sequence[WindowFigures], candidate: Sequence[WindowFigures], limits: Limits
-) -> GateResult:
+    base: Sequence[WindowFigures], candidate: Sequence[WindowFigures], limits: PerfLimits
+) -> PerfResult:
     """A/B pairs (round i of base beside round i of candidate): median of the per-pair relative
     changes, Wilcoxon signed-rank on them."""
     if len(base) != len(candidate):

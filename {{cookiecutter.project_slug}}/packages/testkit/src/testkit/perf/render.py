@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from testkit.perf.figures import WindowFigures
-from testkit.perf.gate import ERROR_RATE, THROUGHPUT, GateResult, Verdict
+from testkit.perf.gate import ERROR_RATE, THROUGHPUT, PerfResult, PerfVerdict
 
 
 def round_line(prefix: str, figures: WindowFigures) -> str:
@@ -27,10 +27,10 @@ def pair_line(index: int, base: WindowFigures, candidate: WindowFigures) -> str:
     )
 
 
-def undecided_line(result: GateResult) -> str:
+def undecided_line(result: PerfResult) -> str:
     """Why perf-ab goes on: what is inconclusive, and what passes but not yet surely."""
     parts = []
-    if result.verdict is Verdict.INCONCLUSIVE:
+    if result.verdict is PerfVerdict.INCONCLUSIVE:
         labels = result.as_dict()["inconclusive"]
         parts.append(f"inconclusive ({', '.join(labels)})")
     if result.undecided:
@@ -45,7 +45,7 @@ def _number(value: float | None, unit: str = "") -> str:
     return "-" if value is None else f"{value:,.2f}{unit}"
 
 
-def format_table(result: GateResult, *, baseline_label: str = "baseline") -> str:
+def format_table(result: PerfResult, *, baseline_label: str = "baseline") -> str:
     """The verdict table: metric, baseline, current, change, limit, verdict (p-value in it)."""
     header = ("metric", baseline_label, "current", "change", "limit", "verdict")
     rows = [header]
@@ -58,9 +58,9 @@ def format_table(result: GateResult, *, baseline_label: str = "baseline") -> str
             sign = "-" if check.metric == THROUGHPUT else "+"
             limit = "-" if check.limit_pct is None else f"{sign}{check.limit_pct:g}%"
         verdict = check.verdict.value
-        if check.p_value is not None and check.verdict is not Verdict.PASS:
+        if check.p_value is not None and check.verdict is not PerfVerdict.PASS:
             verdict += f" (p={check.p_value:.3f})"
-        elif check.note and check.verdict is Verdict.SKIPPED:
+        elif check.note and check.verdict is PerfVerdict.SKIPPED:
             verdict += f" ({check.note})"
         rows.append(
             (check.label, _number(check.baseline), _number(check.current), change, limit, verdict)

@@ -55,7 +55,7 @@ class Pairs:
     base: list[Round] = field(default_factory=list)
     candidate: list[Round] = field(default_factory=list)
 
-    def result(self, limits: gate.Limits) -> gate.GateResult:
+    def result(self, limits: gate.PerfLimits) -> gate.PerfResult:
         return gate.compare_pairs(
             [r.figures for r in self.base], [r.figures for r in self.candidate], limits
         )
@@ -100,8 +100,8 @@ def run_pairs(
     targets: dict[str, Target],
     round_s: float,
     out_dir: Path,
-    limits: gate.Limits,
-) -> tuple[Pairs, gate.GateResult]:
+    limits: gate.PerfLimits,
+) -> tuple[Pairs, gate.PerfResult]:
     """``request.pairs`` pairs, then one more while the verdict is undecided, up to
     ``request.max_pairs``."""
     pairs = Pairs()
