@@ -24,8 +24,9 @@ Wall times are of the runs above: one revision (null decisions) or two side by s
 The command runs through `instructions.add_parser` in the bake's interpreter (DRIVER): the code
 `make perf-instructions` reaches once `testkit perf` registers it. The bench runs at the lowest
 CPU priority (nice 19): counts do not depend on it, other jobs on the machine do.
-Standalone: python bench/instruction_gate.py [--runs 100] [--base-runs 10] [--detections 5]
-[--project DIR]
+Every run's outcome is kept in build/bench/instructions/journal.jsonl: BENCH_RESUME=1 continues
+a stopped run from there (the same seed, so the same runs). Standalone: python
+bench/instruction_gate.py [--runs 100] [--base-runs 10] [--detections 5] [--project DIR]
 """
 
 from __future__ import annotations
@@ -140,6 +141,45 @@ def instruction_project(quick: bool) -> Path:
     return project
 
 
+class Journal:
+    """Every gate run's outcome, one JSON line each, so a long run stopped half-way continues
+    where it stopped (BENCH_RESUME=1): the runs it has are read back, not run again."""
+
+    def __init__(self, path: Path | None, resume: bool) -> None:
+        self.path = path
+        self.done: dict[str, tuple[int, float, dict[str, Any]]] = {}
+        if path is None:
+            return
+        if resume and path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                entry = json.loads(line)
+                self.done[entry["key"]] = (entry["code"], entry["seconds"], entry["report"])
+            progress(f"resuming: {len(self.done)} runs from {path}")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("", encoding="utf-8")
+
+    def add(self, key: str, outcome: tuple[int, float, dict[str, Any]]) -> None:
+        self.done[key] = outcome
+        if self.path is not None:
+            code, seconds, report = outcome
+            entry = {"key": key, "code": code, "seconds": seconds, "report": report}
+            with self.path.open("a", encoding="utf-8") as file:
+                file.write(json.dumps(entry) + "\n")
+
+
+JOURNAL = Journal(None, resume=False)
+
+
+def journaled(
+    key: str, project: Path, *arguments: str, pad: int
+) -> tuple[int, float, dict[str, Any]]:
+    """One gate run, or its outcome from the journal when a resumed run already has it."""
+    if key not in JOURNAL.done:
+        JOURNAL.add(key, gate(project, *arguments, pad=pad))
+    return JOURNAL.done[key]
+
+
 def gate(project: Path, *arguments: str, pad: int) -> tuple[int, float, dict[str, Any]]:
     """(exit code, seconds, the JSON report) of one instructions command: the gate may pass (0)
     or fail (1); the baseline command must succeed and writes no report."""
@@ -172,6 +212,7 @@ def repeated(
     count: int,
     rng: random.Random,
     label: str,
+    key: str,
     edits: Sequence[Edit] = (),
     unrelated: bool = False,
 ) -> Runs:
@@ -184,9 +225,10 @@ def repeated(
             strings = rng.randrange(5_001)
             line = f"_UNRELATED = [str(i) * (i % 7) for i in range({strings})]\n\n\n"
             extra = [Edit(UNRELATED.path, UNRELATED.original, UNRELATED.mutated.format(line))]
+        pad = rng.randrange(4_097)
         with edited(project, *edits, *extra):
-            code, seconds, report = gate(
-                project, "instructions", "--base", "HEAD", pad=rng.randrange(4_097)
+            code, seconds, report = journaled(
+                f"{key}/{index}", project, "instructions", "--base", "HEAD", pad=pad
             )
         note(runs, code, seconds, report, f"{label} {index + 1}/{count}")
     return runs
@@ -209,15 +251,22 @@ def chained(project: Path, count: int, rng: random.Random) -> Runs:
     runs = Runs()
     with tempfile.TemporaryDirectory(prefix="instruction-null-") as scratch:
         previous = str(Path(scratch) / "previous.json")
-        gate(
-            project, "instructions-baseline", "--baseline-file", previous, pad=rng.randrange(4_097)
-        )
-        first = json.loads(Path(previous).read_text())["benchmarks"]
+        pad = rng.randrange(4_097)
+        if "null/first" not in JOURNAL.done:
+            _, seconds, _ = gate(
+                project, "instructions-baseline", "--baseline-file", previous, pad=pad
+            )
+            JOURNAL.add("null/first", (0, seconds, json.loads(Path(previous).read_text())))
+        first = JOURNAL.done["null/first"][2]
+        Path(previous).write_text(json.dumps(first))
         # The first count takes part in the spread too (its decision is the first run's).
-        runs.current.append({name: row["instructions_per_call"] for name, row in first.items()})
+        runs.current.append(
+            {name: row["instructions_per_call"] for name, row in first["benchmarks"].items()}
+        )
         for index in range(count):
-            code, seconds, report = gate(
-                project, "instructions", "--baseline-file", previous, pad=rng.randrange(4_097)
+            pad = rng.randrange(4_097)
+            code, seconds, report = journaled(
+                f"null/{index}", project, "instructions", "--baseline-file", previous, pad=pad
             )
             note(runs, code, seconds, report, f"null {index + 1}/{count}")
             recorded = {key: report[key] for key in ("environment", "iterations")}
@@ -241,8 +290,11 @@ def calibrate(project: Path, target: Target, rng: random.Random) -> int:
     tries = [first_guess(per_call, 0.02), first_guess(per_call, 0.04)]
     while tries and len(points) < 4:
         iterations = tries.pop(0)
+        pad = rng.randrange(4_097)
         with edited(project, target.padded(iterations)):
-            _, _, report = gate(project, "instructions", pad=rng.randrange(4_097))
+            _, _, report = journaled(
+                f"calibrate/{target.benchmark}/{iterations}", project, "instructions", pad=pad
+            )
         points.append((iterations, change_of(report, target.benchmark)))
         if abs(points[-1][1] - TARGET_PCT) <= 0.1:
             break
@@ -322,13 +374,19 @@ def accuracy(
     """QUICK sizes the padding from the first guess instead of calibrating it."""
     if shutil.which("valgrind") is None:
         raise RuntimeError("valgrind is not installed: apt-get install valgrind")
+    global JOURNAL
+    # QUICK keeps no journal: it runs once and fast.
+    resume = os.environ.get("BENCH_RESUME") == "1"
+    JOURNAL = Journal(None if quick else WORK_DIR / "instructions" / "journal.jsonl", resume)
     rng = random.Random(SEED)
     null = chained(project, runs, rng)
     figures = null_figures("unchanged code, consecutive counts (null decisions)", null, True)
     if base_runs:
-        flow = repeated(project, base_runs, rng, "BASE=HEAD null")
+        flow = repeated(project, base_runs, rng, "BASE=HEAD null", "base-null")
         figures += null_figures("BASE=HEAD, unchanged code (null runs)", flow, False)
-        other = repeated(project, base_runs, rng, "BASE=HEAD unrelated change", unrelated=True)
+        other = repeated(
+            project, base_runs, rng, "BASE=HEAD unrelated change", "unrelated", unrelated=True
+        )
         figures += null_figures("BASE=HEAD, unrelated change (null runs)", other, False)
     if not quick:
         gate(project, "instructions-baseline", pad=rng.randrange(4_097))
@@ -338,7 +396,12 @@ def accuracy(
         else:
             iterations = calibrate(project, target, rng)
         caught = repeated(
-            project, detections, rng, f"+3% {target.benchmark}", (target.padded(iterations),)
+            project,
+            detections,
+            rng,
+            f"+3% {target.benchmark}",
+            f"detect/{target.benchmark}/{iterations}",
+            (target.padded(iterations),),
         )
         figures.append(detection_figure(target, iterations, caught))
     return figures
