@@ -8,12 +8,12 @@ In one default bake (its own git repository, so the gate can check BASE=HEAD out
   run is the gate (`testkit perf instructions --baseline-file`) judging its count against the
   previous run's, so every decision compares two independent counts (each count takes part in
   two decisions). A non-zero exit is a false alarm.
-- null runs of the full BASE flow (`base_runs`, 10): `--base HEAD` on the unchanged tree, both
+- null runs of the full BASE flow (`base_runs`, 5): `--base HEAD` on the unchanged tree, both
   revisions counted afresh, the base in a new temporary worktree; and as many with an unrelated
   change: the working tree's search_query.py also builds a list of a random 0-5,000 strings
   when imported, code no benchmark runs (other code moves where the hot paths' objects land in
   memory, which moves their counts a little). The gate must pass.
-- detections (`detections`, 5 per function): `--base HEAD` after a loop of N iterations is put
+- detections (`detections`, 3 per function): `--base HEAD` after a loop of N iterations is put
   at the top of one hot function (normalise_query, question_to_query, check_citations), N sized
   so that its benchmark costs +3% instructions per call: calibration runs against a recorded
   baseline (two first guesses, then the secant until within 0.1 point of 3%). Detected: exit 1
@@ -26,7 +26,7 @@ The command runs through `instructions.add_parser` in the bake's interpreter (DR
 CPU priority (nice 19): counts do not depend on it, other jobs on the machine do.
 Every run's outcome is kept in build/bench/instructions/journal.jsonl: BENCH_RESUME=1 continues
 a stopped run from there (the same seed, so the same runs). Standalone: python
-bench/instruction_gate.py [--runs 100] [--base-runs 10] [--detections 5] [--project DIR]
+bench/instruction_gate.py [--runs 100] [--base-runs 5] [--detections 3] [--project DIR]
 """
 
 from __future__ import annotations
@@ -275,9 +275,10 @@ def chained(project: Path, count: int, rng: random.Random) -> Runs:
 
 
 def first_guess(per_call: float, share: float) -> int:
-    """Padding iterations for `share` more instructions per call: about 120 instructions per
-    iteration of `for _ in range(1_000, ...)` on CPython 3.11."""
-    return max(2, round(per_call * share / 120))
+    """Padding iterations for `share` more instructions per call. Measured on CPython 3.11:
+    about 200 instructions per iteration of `for _ in range(1_000, ...)`, plus some 800 for
+    setting the loop up."""
+    return max(2, round((per_call * share - 800) / 200))
 
 
 def calibrate(project: Path, target: Target, rng: random.Random) -> int:
@@ -434,7 +435,7 @@ def headline(figures: list[Figure]) -> str:
 def measure(quick: bool, project: Path | None = None) -> Measurement:
     # QUICK: one null decision and one detection (normalise_query, padding from the first
     # guess), to prove the machinery.
-    runs, base_runs, detections = (1, 0, 1) if quick else (100, 10, 5)
+    runs, base_runs, detections = (1, 0, 1) if quick else (100, 5, 3)
     targets = TARGETS[:1] if quick else TARGETS
     figures = accuracy(
         project or instruction_project(quick),
@@ -472,8 +473,8 @@ def measure(quick: bool, project: Path | None = None) -> Measurement:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100, help="null decisions, unchanged code")
-    parser.add_argument("--base-runs", type=int, default=10, help="BASE=HEAD null runs per case")
-    parser.add_argument("--detections", type=int, default=5, help="runs per injected change")
+    parser.add_argument("--base-runs", type=int, default=5, help="BASE=HEAD null runs per case")
+    parser.add_argument("--detections", type=int, default=3, help="runs per injected change")
     parser.add_argument("--project", type=Path, help="an installed bake in git (default: own)")
     arguments = parser.parse_args()
     figures = accuracy(
