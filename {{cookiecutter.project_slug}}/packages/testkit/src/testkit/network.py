@@ -56,12 +56,26 @@ def resolution_allowed(host: object, allowed: tuple[str, ...], own_names: frozen
 
 
 class NetworkGuard:
-    """Installed around each test when the mode blocks the network."""
+    """Installed around each test when the mode blocks the network.
+
+    The guarded `connect` and `getaddrinfo` are built once, when the plugin is configured (the
+    allowlist is resolved then, by pytest-socket's own `socket_allow_hosts`); each test only
+    swaps them in and back, two attribute assignments, instead of rebuilding them per test.
+    """
 
     def __init__(self, mode: ModeConfig) -> None:
         self._allowed = mode.allowed_hosts
-        self._resolution_cache: dict[str, set[str]] = {}
         self._own_names = frozenset({"localhost", socket.gethostname()})
+        self._guarded_connect, self._guarded_getaddrinfo = self._build_guards()
+
+    def _build_guards(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        real_connect = socket.socket.connect
+        try:
+            socket_allow_hosts(list(self._allowed), allow_unix_socket=True, resolution_cache={})
+            guarded_connect = socket.socket.connect
+        finally:
+            socket.socket.connect = real_connect  # type: ignore[method-assign]
+        return guarded_connect, self._guard_resolution(socket.getaddrinfo)
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("filterwarnings", _PYTEST_SOCKET_WARNING)
@@ -72,10 +86,8 @@ class NetworkGuard:
             return (yield)
         original_connect = socket.socket.connect
         original_getaddrinfo = socket.getaddrinfo
-        socket_allow_hosts(
-            list(self._allowed), allow_unix_socket=True, resolution_cache=self._resolution_cache
-        )
-        socket.getaddrinfo = self._guard_resolution(original_getaddrinfo)
+        socket.socket.connect = self._guarded_connect  # type: ignore[method-assign]
+        socket.getaddrinfo = self._guarded_getaddrinfo
         try:
             return (yield)
         finally:
