@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from testkit.git import GitError, commit_of, git
+
 DEFAULT_BASE = "origin/main"
 FALLBACK_BASE = "HEAD"
 
@@ -49,28 +51,17 @@ def choose_base(
     )
 
 
-def _git_succeeds(root: Path, *arguments: str) -> bool:
-    try:
-        completed = subprocess.run(
-            ["git", *arguments], cwd=root, capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError:  # no git executable: no history either
-        return False
-    return completed.returncode == 0
-
-
 def inspect_repository(root: Path, requested: str) -> BaseChoice:
     """Ask git what exists, then choose the base (see choose_base)."""
-
-    def commit_exists(ref: str) -> bool:
-        return _git_succeeds(root, "rev-parse", "--verify", "--quiet", ref + "^{commit}")
-
-    is_repository = _git_succeeds(root, "rev-parse", "--is-inside-work-tree")
+    try:
+        is_repository = git(root, "rev-parse", "--is-inside-work-tree") == "true"
+    except GitError:  # not a repository, or no git executable: no history either
+        is_repository = False
     return choose_base(
         requested,
         is_repository=is_repository,
-        requested_exists=is_repository and commit_exists(requested),
-        head_exists=is_repository and commit_exists("HEAD"),
+        requested_exists=is_repository and commit_of(root, requested) is not None,
+        head_exists=is_repository and commit_of(root, "HEAD") is not None,
     )
 
 

@@ -1,8 +1,8 @@
 """git, asked from one place: a command's output, or one GitError naming the command and why.
 
-Every part of testkit that asks git something (the perf tier's worktrees and commits, ...)
-goes through :func:`git`, so a missing executable or a failing command reads the same
-everywhere.
+Every part of testkit that asks git something (the perf tier's worktrees and commits, impact
+selection's diff, diff coverage's base, the history's code fingerprint) goes through
+:func:`git`, so a missing executable or a failing command reads the same everywhere.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ class GitError(RuntimeError):
     """git is missing or a git command failed; the message names the command and git's reason."""
 
 
-def git(cwd: Path, *arguments: str) -> str:
-    """The stripped standard output of ``git <arguments>`` run in ``cwd``."""
+def git(cwd: Path, *arguments: str, strip: bool = True) -> str:
+    """The standard output of ``git <arguments>`` run in ``cwd``, stripped unless ``strip`` is
+    False (NUL-separated output, where a name may end in a space). Bytes that are not UTF-8 (a
+    file name in another encoding) are replaced, not fatal."""
     command = f"git {' '.join(arguments)}"
     try:
         done = subprocess.run(
@@ -26,6 +28,8 @@ def git(cwd: Path, *arguments: str) -> str:
             cwd=cwd,
             capture_output=True,
             text=True,
+            encoding="utf-8",
+            errors="replace",
             check=False,
             timeout=TIMEOUT_S,
         )
@@ -34,7 +38,7 @@ def git(cwd: Path, *arguments: str) -> str:
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         raise GitError(f"{command} failed: {reason}")
-    return done.stdout.strip()
+    return done.stdout.strip() if strip else done.stdout
 
 
 def commit_of(cwd: Path, ref: str) -> str | None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+
+from testkit.git import GitError, git
 
 # What counts as source: code, configuration, lock files and test data (docs do not).
 SOURCE_SUFFIXES = frozenset(
@@ -48,20 +49,13 @@ def _file_hash(path: Path) -> str:
         return "missing"
 
 
-def _git(rootdir: Path, *arguments: str) -> list[str] | None:
+def _git_names(rootdir: Path, *arguments: str) -> list[str] | None:
+    """The NUL-separated names a ``git ls-files -z`` prints; None when git cannot answer."""
     try:
-        completed = subprocess.run(
-            ["git", *arguments],
-            cwd=rootdir,
-            capture_output=True,
-            check=False,
-            timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        output = git(rootdir, *arguments, strip=False)
+    except GitError:
         return None
-    if completed.returncode != 0:
-        return None
-    return [entry for entry in completed.stdout.decode(errors="replace").split("\0") if entry]
+    return [entry for entry in output.split("\0") if entry]
 
 
 def git_toplevel(rootdir: Path) -> Path | None:
@@ -78,7 +72,7 @@ def git_fingerprint(rootdir: Path) -> str | None:
     toplevel = git_toplevel(rootdir.resolve())
     if toplevel is None:
         return None
-    staged = _git(rootdir, "ls-files", "-s", "-z", "--full-name", "--", ".")
+    staged = _git_names(rootdir, "ls-files", "-s", "-z", "--full-name", "--", ".")
     if staged is None:
         return None
     hashes: dict[str, str] = {}
@@ -87,7 +81,7 @@ def git_fingerprint(rootdir: Path) -> str | None:
         parts = meta.split()
         if len(parts) >= 2 and is_source(path):
             hashes[path] = parts[1]
-    changed = _git(
+    changed = _git_names(
         rootdir, "ls-files", "-m", "-o", "--exclude-standard", "-z", "--full-name", "--", "."
     )
     if changed:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import subprocess
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import pytest
 from testkit.analytics.impact_map import ImpactMap, ImpactMapError, read_map
 from testkit.analytics.recorder import note_selection
 from testkit.analytics.source_outline import file_digest, outline_source
+from testkit.git import GitError, git
 
 DEFAULT_ALWAYS_RUN = (
     "**/migrations/**",
@@ -309,15 +309,9 @@ class ChangeError(Exception):
 
 def _git(root: Path, *arguments: str) -> str:
     try:
-        done = subprocess.run(
-            ["git", *arguments], cwd=root, capture_output=True, text=True, check=False
-        )
-    except OSError as error:
-        raise ChangeError(f"git is not available: {error}") from error
-    if done.returncode != 0:
-        message = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ChangeError(f"git {' '.join(arguments)} failed: {message}")
-    return done.stdout
+        return git(root, *arguments, strip=False)
+    except GitError as error:
+        raise ChangeError(str(error)) from error
 
 
 def change_from_git(base: str, root: Path) -> Change:
