@@ -178,20 +178,45 @@ def edited(project: Path, *edits: Edit) -> Iterator[None]:
         yield
 
 
-def run_in(
-    project: Path, *command: str, timeout: float = 600, **env: str
+def run(
+    cwd: Path, *command: str, services: bool = False, timeout: float = 600, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """A command in a bake against the machine's services; stdout and stderr as one text."""
+    """A command in a bake, in clean_env(**env) (plus the machine's services when `services`);
+    stdout and stderr as one text. The one way every template test runs a bake's tools."""
     return subprocess.run(
         list(command),
-        cwd=project,
-        env=clean_env(**REAL_SERVICES, **env),
+        cwd=cwd,
+        env=clean_env(**({**REAL_SERVICES, **env} if services else env)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def run_in(
+    project: Path, *command: str, timeout: float = 600, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """A command in a bake against the machine's services."""
+    return run(project, *command, services=True, timeout=timeout, **env)
+
+
+def make(
+    project: Path, *arguments: str, services: bool = False, timeout: float = 900, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """A make target of a bake; a failing recipe makes make exit 2 and print the recipe's code."""
+    return run(project, "make", *arguments, services=services, timeout=timeout, **env)
+
+
+def tail(result: subprocess.CompletedProcess[str], lines: int = 80) -> str:
+    return "\n".join(result.stdout.splitlines()[-lines:])
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    """The command's output, once it is known to have succeeded (else its last lines)."""
+    assert result.returncode == 0, f"{' '.join(map(str, result.args))} failed:\n{tail(result)}"
+    return result.stdout
 
 
 def cruft_create_command(

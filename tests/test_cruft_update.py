@@ -11,13 +11,11 @@ project whose `make test` still passes.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from _bake import GIT, REAL_SERVICES, clean_env, cruft_create_command, walk_files
+from _bake import GIT, cruft_create_command, make, ok, run, walk_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cruft-update")]
 
@@ -55,25 +53,6 @@ USER_SETTING = ("coverage_threshold = 80", "coverage_threshold = 85")
 USER_TARGET = "\n.PHONY: team-docs\nteam-docs: ## The team's own target\n\t@ls docs\n"
 
 
-def run(command: list[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 300):
-    return subprocess.run(
-        command,
-        cwd=cwd,
-        env=clean_env(**(env or {})),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    tail = "\n".join(result.stdout.splitlines()[-60:])
-    assert result.returncode == 0, f"{' '.join(result.args)} failed:\n{tail}"
-    return result.stdout
-
-
 def replace(path: Path, before: str, after: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert before in text, f"{path}: {before!r} not found"
@@ -81,8 +60,8 @@ def replace(path: Path, before: str, after: str) -> None:
 
 
 def commit_all(repo: Path, message: str) -> None:
-    ok(run([*GIT, "add", "--all"], repo))
-    ok(run([*GIT_COMMIT, message], repo))
+    ok(run(repo, *GIT, "add", "--all"))
+    ok(run(repo, *GIT_COMMIT, message))
 
 
 @pytest.fixture
@@ -90,7 +69,7 @@ def template_v1(template: Path, tmp_path: Path) -> Path:
     """A template repository of its own (this test adds a commit to it)."""
     repo = tmp_path / "proving-ground"
     shutil.copytree(template, repo)
-    ok(run([*GIT, "init", "--quiet"], repo))
+    ok(run(repo, *GIT, "init", "--quiet"))
     commit_all(repo, "template v1")
     return repo
 
@@ -98,9 +77,9 @@ def template_v1(template: Path, tmp_path: Path) -> Path:
 def test_cruft_update_merges_a_template_release_into_an_edited_project(
     template_v1: Path, cookiecutter_config: Path, tmp_path: Path
 ) -> None:
-    ok(run(cruft_create_command(template_v1, cookiecutter_config, tmp_path / "out"), tmp_path))
+    ok(run(tmp_path, *cruft_create_command(template_v1, cookiecutter_config, tmp_path / "out")))
     (project,) = (tmp_path / "out").iterdir()
-    ok(run([*GIT, "init", "--quiet"], project))
+    ok(run(project, *GIT, "init", "--quiet"))
     commit_all(project, "baked")
 
     # The team's edits.
@@ -109,7 +88,7 @@ def test_cruft_update_merges_a_template_release_into_an_edited_project(
     with (project / "Makefile").open("a", encoding="utf-8") as makefile:
         makefile.write(USER_TARGET)
     commit_all(project, "team edits")
-    ok(run(["make", "template-check"], project))  # up to date with v1
+    ok(make(project, "template-check"))  # up to date with v1
 
     # The template's next release.
     for relative, before, after in TEMPLATE_CHANGES:
@@ -117,9 +96,9 @@ def test_cruft_update_merges_a_template_release_into_an_edited_project(
     (template_v1 / PROJECT_DIR / ADDED_FILE[0]).write_text(ADDED_FILE[1], encoding="utf-8")
     commit_all(template_v1, "template v2")
 
-    stale = run(["make", "template-check"], project)
+    stale = make(project, "template-check")
     assert stale.returncode != 0, stale.stdout
-    ok(run(["make", "template-update"], project))
+    ok(make(project, "template-update"))
 
     assert [p for p in walk_files(project) if p.suffix == ".rej"] == []
     conflicted = [p for p in walk_files(project) if p.is_file() and b"<<<<<<< " in p.read_bytes()]
@@ -130,12 +109,12 @@ def test_cruft_update_merges_a_template_release_into_an_edited_project(
     assert (project / USER_TEST[0]).read_text(encoding="utf-8") == USER_TEST[1]
     assert USER_SETTING[1] in (project / "pyproject.toml").read_text(encoding="utf-8")
     assert (project / "Makefile").read_text(encoding="utf-8").endswith(USER_TARGET)
-    ok(run(["make", "template-check"], project))  # the update recorded v2 in .cruft.json
+    ok(make(project, "template-check"))  # the update recorded v2 in .cruft.json
 
-    ok(run(["make", "test"], project, env=REAL_SERVICES, timeout=1200))
+    ok(make(project, "test", services=True, timeout=1200))
     junit = ElementTree.parse(project / "reports" / "junit.xml").getroot()
     (team_case,) = [
         c for c in junit.iter("testcase") if c.get("name") == "test_the_team_owns_this_test"
     ]
     assert list(team_case) == []  # no <failure>, <error> or <skipped> child: it ran and passed
-    assert "team-docs" in ok(run(["make", "help"], project))
+    assert "team-docs" in ok(make(project, "help"))

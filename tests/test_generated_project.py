@@ -10,20 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from _bake import (
-    REAL_SERVICES,
     SUPPORTED,
     Edit,
     bake,
-    clean_env,
     commit_all,
     edited,
+    make,
+    ok,
+    run,
+    tail,
     walk_files,
 )
 
@@ -35,32 +36,6 @@ INSTALL_TIMEOUT = 900
 SUITE_TIMEOUT = 1200
 
 
-def make(
-    project: Path,
-    *arguments: str,
-    env: Mapping[str, str] | None = None,
-    timeout: float = SUITE_TIMEOUT,
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["make", *arguments],
-        cwd=project,
-        env=clean_env(**(env or {})),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def tail(result: subprocess.CompletedProcess[str], lines: int = 80) -> str:
-    return "\n".join(result.stdout.splitlines()[-lines:])
-
-
-def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 0, f"{' '.join(result.args)} failed:\n{tail(result)}"
-
-
 def installed(
     name: str,
     template: Path,
@@ -70,7 +45,7 @@ def installed(
     project = bake(
         template, tmp_path_factory.mktemp(f"installed-{name}"), cookiecutter_config, SUPPORTED[name]
     )
-    assert_ok(make(project, "install", timeout=INSTALL_TIMEOUT))
+    ok(make(project, "install", timeout=INSTALL_TIMEOUT))
     return project
 
 
@@ -118,21 +93,21 @@ def assert_junit_has_passing_tests(project: Path) -> None:
 
 @pytest.mark.parametrize("bake_fixture", BAKES)
 def test_typecheck_is_clean(bake_fixture: str, request: pytest.FixtureRequest) -> None:
-    assert_ok(make(request.getfixturevalue(bake_fixture), "typecheck"))
+    ok(make(request.getfixturevalue(bake_fixture), "typecheck"))
 
 
 @pytest.mark.parametrize("bake_fixture", BAKES)
 def test_make_lint_is_clean(bake_fixture: str, request: pytest.FixtureRequest) -> None:
     # The project's own ruff, which may be newer than the template's (tests/test_bake_matrix).
-    assert_ok(make(request.getfixturevalue(bake_fixture), "lint"))
+    ok(make(request.getfixturevalue(bake_fixture), "lint"))
 
 
 @pytest.mark.parametrize("bake_fixture", BAKES)
 def test_make_format_is_idempotent(bake_fixture: str, request: pytest.FixtureRequest) -> None:
     project: Path = request.getfixturevalue(bake_fixture)
-    assert_ok(make(project, "format"))
+    ok(make(project, "format"))
     after_first = source_hashes(project)
-    assert_ok(make(project, "format"))
+    ok(make(project, "format"))
     changed = sorted(
         path for path, digest in source_hashes(project).items() if after_first.get(path) != digest
     )
@@ -174,9 +149,9 @@ def test_test_all_enhanced_passes_against_real_services(default_project: Path) -
     if not (default_project / ".git").is_dir():
         commit_all(default_project)
     with edited(default_project, *WIDE_PERF_LIMITS):
-        assert_ok(make(default_project, "perf-baseline", "PROFILE=smoke", env=REAL_SERVICES))
-        result = make(default_project, "test-all-enhanced", env=REAL_SERVICES)
-    assert_ok(result)
+        ok(make(default_project, "perf-baseline", "PROFILE=smoke", services=True))
+        result = make(default_project, "test-all-enhanced", services=True, timeout=SUITE_TIMEOUT)
+    ok(result)
     assert result.stdout.rstrip().endswith("test-all-enhanced: passed"), tail(result)
     summary = (default_project / "reports/test-all-enhanced.tsv").read_text(encoding="utf-8")
     steps = [line.split("\t") for line in summary.splitlines()]
@@ -209,9 +184,11 @@ def test_default_suite_passes_on_two_workers_with_local_binary_servers(
         default_project,
         "test",
         "ARGS=-n 2",
-        env={"TESTKIT_REQUIRE_INFRA": "1", "HYPOTHESIS_PROFILE": "ci"},
+        timeout=SUITE_TIMEOUT,
+        TESTKIT_REQUIRE_INFRA="1",
+        HYPOTHESIS_PROFILE="ci",
     )
-    assert_ok(result)
+    ok(result)
     assert re.search(r"\b2 workers\b", result.stdout), tail(result)
     header = header_line(result.stdout)
     for service in ("postgres", "redis", "nats"):
@@ -221,8 +198,8 @@ def test_default_suite_passes_on_two_workers_with_local_binary_servers(
 
 @DEFAULT
 def test_setup_verify_reports_every_service_ok(default_project: Path) -> None:
-    result = make(default_project, "test-setup-verify", env=REAL_SERVICES, timeout=300)
-    assert_ok(result)
+    result = make(default_project, "test-setup-verify", services=True, timeout=300)
+    ok(result)
     for service in ("postgres", "redis", "nats"):
         assert re.search(rf"\b{service}\b.*\bok\b", result.stdout), tail(result)
 
@@ -231,7 +208,7 @@ def test_setup_verify_reports_every_service_ok(default_project: Path) -> None:
 @pytest.mark.parametrize("tier", ["unit", "property", "integration"])
 def test_tier_targets_collect_only_their_tier(default_project: Path, tier: str) -> None:
     result = make(default_project, f"test-{tier}", "ARGS=--collect-only -q", timeout=300)
-    assert_ok(result)
+    ok(result)
     nodeids = [line for line in result.stdout.splitlines() if "::" in line]
     assert nodeids, tail(result)
     outside = [n for n in nodeids if not re.match(rf"(packages/testkit/)?tests/{tier}/", n)]
@@ -249,17 +226,7 @@ def test_typecheck_is_clean_on_the_other_supported_bakes(
     sources = [
         p for p in ("packages/testkit/src", "services/api/src", "tests") if (project / p).exists()
     ]
-    result = subprocess.run(
-        [str(default_project / ".venv/bin/mypy"), *sources],
-        cwd=project,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, tail(result)
+    ok(run(project, str(default_project / ".venv/bin/mypy"), *sources))
 
 
 @DEFAULT
@@ -267,9 +234,7 @@ def test_unreachable_required_redis_fails_the_session_with_one_line(
     default_project: Path,
 ) -> None:
     dead = "redis://127.0.0.1:1"
-    result = make(
-        default_project, "test", timeout=300, env={**REAL_SERVICES, "TEST_REDIS_URL": dead}
-    )
+    result = make(default_project, "test", services=True, timeout=300, TEST_REDIS_URL=dead)
 
     assert result.returncode != 0
     naming_url = [line for line in result.stdout.splitlines() if dead in line]
@@ -281,7 +246,7 @@ def test_unreachable_required_redis_fails_the_session_with_one_line(
 @DEFAULT
 def test_make_help_lists_the_targets(default_project: Path) -> None:
     result = make(default_project, "help", timeout=60)
-    assert_ok(result)
+    ok(result)
     listed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
     expected = {
         "install",
@@ -307,9 +272,13 @@ def test_minimal_suite_passes_on_a_local_postgres_binary(minimal_project: Path) 
     # No URL and no Docker daemon: testkit must start PostgreSQL from the installed
     # binaries; TESTKIT_REQUIRE_INFRA=1 makes sure nothing was skipped instead.
     result = make(
-        minimal_project, "test", env={"TESTKIT_REQUIRE_INFRA": "1", "HYPOTHESIS_PROFILE": "ci"}
+        minimal_project,
+        "test",
+        timeout=SUITE_TIMEOUT,
+        TESTKIT_REQUIRE_INFRA="1",
+        HYPOTHESIS_PROFILE="ci",
     )
-    assert_ok(result)
+    ok(result)
     header = header_line(result.stdout)
     assert re.search(r"\bpostgres=local-binary\b", header), header
     assert "redis=" not in header

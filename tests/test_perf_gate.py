@@ -16,8 +16,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import _bake
 import pytest
-from _bake import REAL_SERVICES, Edit, clean_env, edited, installed_default_bake
+from _bake import Edit, edited, installed_default_bake
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("perf-gate")]
 
@@ -32,18 +33,9 @@ SLOW_SEARCH = (
 )
 
 
-def make(project: Path, *arguments: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """Run a make target; a failing recipe makes make exit 2 and print the recipe's code."""
-    return subprocess.run(
-        ["make", *arguments],
-        cwd=project,
-        env=clean_env(**REAL_SERVICES),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+def make(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Every perf command here runs against the machine's services."""
+    return _bake.make(project, *arguments, services=True)
 
 
 @pytest.fixture(scope="module")
