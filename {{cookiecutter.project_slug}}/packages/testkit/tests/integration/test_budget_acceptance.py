@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
+
 # Ten adversarial tests; the first `failing` of them fail.
 SUITE = """
 import pytest
@@ -14,12 +16,6 @@ import pytest
 def test_case(case):
     assert case >= {failing}
 """
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("TEST_MODE", "TEST_SEED", "TESTKIT_ADVERSARIAL_BUDGET", "PYTEST_XDIST_WORKER"):
-        monkeypatch.delenv(variable, raising=False)
 
 
 def make_suite(pytester: pytest.Pytester, *, failing: int, budget: int = 15) -> None:

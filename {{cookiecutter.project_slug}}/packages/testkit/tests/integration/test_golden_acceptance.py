@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
+
 SECRET = "sk-live-do-not-record-0123456789"
 
 SUITE = """
@@ -60,12 +62,6 @@ def api_url() -> Iterator[str]:
     server.shutdown()
     server.server_close()
     thread.join()
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("TEST_MODE", "RECORD", "TESTKIT_CASSETTE_DIR", "PYTEST_XDIST_WORKER"):
-        monkeypatch.delenv(variable, raising=False)
 
 
 def write_suite(pytester: pytest.Pytester, path: str) -> None:

@@ -16,6 +16,8 @@ import pytest
 from testkit.analytics.history import open_history
 from testkit.cli import main
 
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
+
 SUITE = """
 import pytest, time
 
@@ -43,20 +45,6 @@ def test_setup_error(broken):
 def test_takes_a_while():
     time.sleep(0.02)
 """
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in (
-        "TEST_MODE",
-        "TEST_SEED",
-        "TESTKIT_HISTORY",
-        "TESTKIT_QUARANTINE",
-        "TESTKIT_RUN_ID",
-        "PYTEST_XDIST_WORKER",
-        "PYTEST_ADDOPTS",
-    ):
-        monkeypatch.delenv(variable, raising=False)
 
 
 def history_db(pytester: pytest.Pytester) -> Path:

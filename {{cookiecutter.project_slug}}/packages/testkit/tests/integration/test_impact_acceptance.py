@@ -9,6 +9,8 @@ import pytest
 
 from testkit.analytics.impact_map import read_map
 
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
+
 PYPROJECT = """
 [tool.pytest.ini_options]
 pythonpath = ["src"]
@@ -44,20 +46,7 @@ def test_nothing_of_calc():
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # An outer `make impact-map` measures subprocesses through this variable; the suite here
-    # starts its own recording.
-    for name in (
-        "COVERAGE_PROCESS_CONFIG",
-        "COVERAGE_PROCESS_START",
-        "TESTKIT_IMPACT_CHANGED",
-        "TESTKIT_IMPACT_BASE",
-        "TESTKIT_IMPACT_RECORD",
-        "TESTKIT_IMPACT_MAP",
-        "PYTEST_XDIST_WORKER",
-        "TEST_SEED",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def _history_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TESTKIT_HISTORY", "off")
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from testkit.infra import installed_services
 
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
+
 # Nothing listens on port 1 on loopback: a quick, local "connection refused". One URL per
 # service; the tests use Redis when the project has it, else PostgreSQL (always installed).
 DEAD_URLS = {
@@ -25,22 +27,6 @@ def dead_service() -> tuple[str, str, str]:
         if service in installed:
             return service, variable, url
     pytest.skip("neither the redis nor the postgres client is installed")
-
-
-@pytest.fixture(autouse=True)
-def _clean_testkit_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The inner runs must not inherit this run's mode, seed or infrastructure settings."""
-    for variable in (
-        "TEST_MODE",
-        "TEST_SEED",
-        "TESTKIT_ALLOW_HOSTS",
-        "TESTKIT_REQUIRE_INFRA",
-        "TEST_POSTGRES_URL",
-        "TEST_REDIS_URL",
-        "TEST_NATS_URL",
-        "PYTEST_XDIST_WORKER",
-    ):
-        monkeypatch.delenv(variable, raising=False)
 
 
 def test_a_test_in_tests_unit_gets_the_unit_marker_and_minus_m_unit_selects_only_it(

@@ -11,22 +11,10 @@ import pytest
 from testkit.analytics.history import open_history
 from testkit.cli import main
 
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
+
 FUTURE = (dt.date.today() + dt.timedelta(days=30)).isoformat()
 PAST = (dt.date.today() - dt.timedelta(days=1)).isoformat()
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in (
-        "TEST_MODE",
-        "TEST_SEED",
-        "TESTKIT_HISTORY",
-        "TESTKIT_QUARANTINE",
-        "TESTKIT_RUN_ID",
-        "PYTEST_XDIST_WORKER",
-        "PYTEST_ADDOPTS",
-    ):
-        monkeypatch.delenv(variable, raising=False)
 
 
 def quarantine(pytester: pytest.Pytester, *entries: tuple[str, str]) -> None:
