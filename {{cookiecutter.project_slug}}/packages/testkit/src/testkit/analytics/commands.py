@@ -31,6 +31,7 @@ from testkit.analytics.history import HistoryError, HistoryStore, Run, open_hist
 from testkit.analytics.quarantine import DEFAULT_PATH as QUARANTINE_PATH
 from testkit.analytics.quarantine import QuarantineEntry, QuarantineError, load_quarantine
 from testkit.analytics.replay import execute, plan_replay
+from testkit.arguments import non_negative_seconds, positive_int
 
 DEFAULT_FLAKY_BUDGET = 5.0
 GATE_REPORT = Path("reports") / "flakiness-gate.json"
@@ -61,26 +62,6 @@ def _quarantine(rootdir: Path) -> tuple[QuarantineEntry, ...]:
         return load_quarantine(rootdir / (raw or QUARANTINE_PATH))
     except QuarantineError as error:
         raise CommandError(str(error)) from None
-
-
-def _positive(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {raw!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {raw!r}")
-    return value
-
-
-def _seconds(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {raw!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {raw!r}")
-    return value
 
 
 def _when(timestamp: float | None) -> str:
@@ -378,7 +359,7 @@ def add_command(commands: Any) -> None:
         help="list recent test runs (or one run's results) from .testkit/history.db",
         description="Recent runs, newest first: tests, failures, seed, mode, code fingerprint.",
     )
-    history.add_argument("--limit", type=_positive, default=20, help="runs to show (default 20)")
+    history.add_argument("--limit", type=positive_int, default=20, help="runs to show (default 20)")
     history.add_argument("--run", metavar="RUN_ID", help="show this run's test results instead")
     history.set_defaults(handler=_guarded(run_history))
 
@@ -389,12 +370,15 @@ def add_command(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     durations.add_argument("--run", metavar="RUN_ID", help="judge this run (default: the latest)")
-    durations.add_argument("--top", type=_positive, default=10, help="slowest tests to list")
+    durations.add_argument("--top", type=positive_int, default=10, help="slowest tests to list")
     durations.add_argument(
-        "--window", type=_positive, default=20, help="earlier passes forming a baseline"
+        "--window", type=positive_int, default=20, help="earlier passes forming a baseline"
     )
     durations.add_argument(
-        "--floor", type=_seconds, default=0.05, help="slowdown always tolerated, seconds"
+        "--floor",
+        type=non_negative_seconds,
+        default=0.05,
+        help="slowdown always tolerated, seconds",
     )
     durations.add_argument(
         "--fail-on-regression", action="store_true", help="exit 1 when a test regressed"
@@ -408,18 +392,22 @@ def add_command(commands: Any) -> None:
     )
     actions = flaky.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="tests that passed and failed on the same code")
-    listing.add_argument("--window", type=_positive, default=GATE_WINDOW_RUNS, help="newest runs")
+    listing.add_argument(
+        "--window", type=positive_int, default=GATE_WINDOW_RUNS, help="newest runs"
+    )
     report = actions.add_parser(
         "report", help="rerun suspects N times; write reports/flakiness.{md,json}"
     )
-    report.add_argument("--runs", type=_positive, default=DEFAULT_RUNS, help="reruns (default 30)")
+    report.add_argument(
+        "--runs", type=positive_int, default=DEFAULT_RUNS, help="reruns (default 30)"
+    )
     report.add_argument("--all", action="store_true", help="rerun every test, not just suspects")
     report.add_argument("--output-dir", default="reports", help="where to write (default reports)")
     report.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     gate = actions.add_parser(
         "gate", help="fail on expired/missing quarantine entries or a flaky rate over budget"
     )
-    gate.add_argument("--window", type=_positive, default=GATE_WINDOW_RUNS, help="newest runs")
+    gate.add_argument("--window", type=positive_int, default=GATE_WINDOW_RUNS, help="newest runs")
     gate.add_argument("--output", default=str(GATE_REPORT), help="verdict JSON file")
     flaky.set_defaults(handler=_guarded(run_flaky))
 

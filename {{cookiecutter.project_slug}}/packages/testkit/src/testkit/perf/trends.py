@@ -39,6 +39,7 @@ from testkit.analytics.perf_history import (
     perf_run_counts,
     perf_series,
 )
+from testkit.arguments import non_negative_int, positive_int
 from testkit.perf.gate import THROUGHPUT, TOTAL
 
 DEFAULT_TEST_RUNS = 100
@@ -234,26 +235,6 @@ def trends(request: TrendsRequest) -> int:
     return 0
 
 
-def _positive(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {raw!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {raw!r}")
-    return value
-
-
-def _count(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {raw!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {raw!r}")
-    return value
-
-
 def request_from(arguments: argparse.Namespace) -> TrendsRequest:
     root = Path.cwd()
     raw = arguments.history or options.env_setting(options.HISTORY)
@@ -286,14 +267,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--tests",
-        type=_count,
+        type=non_negative_int,
         default=DEFAULT_TOP_TESTS,
         help=f"test duration change points to list, the largest first (default "
         f"{DEFAULT_TOP_TESTS}; 0: none)",
     )
     parser.add_argument(
         "--test-runs",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_TEST_RUNS,
         help=f"newest finished test runs to read (default {DEFAULT_TEST_RUNS})",
     )
