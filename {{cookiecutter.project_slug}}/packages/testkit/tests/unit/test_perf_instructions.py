@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from testkit.perf import callgrind, instructions
-from testkit.perf.callgrind import BenchmarkError, Counted, discover, parse_total, segments_of
+from testkit.perf import instructions
+from testkit.perf.benchmark_module import BenchmarkError, discover, source_roots
+from testkit.perf.callgrind import Counted, parse_total, segments_of
 from testkit.perf.instruction_gate import (
     DEFAULT_LIMIT_PCT,
     Environment,
@@ -269,7 +270,7 @@ def test_source_roots_put_each_revisions_code_first(tmp_path: Path) -> None:
     for folder in ("packages/testkit/src", "services/api/src", "tests"):
         (tmp_path / folder).mkdir(parents=True)
 
-    assert callgrind.source_roots(tmp_path) == (
+    assert source_roots(tmp_path) == (
         tmp_path / "packages/testkit/src",
         tmp_path / "services/api/src",
         tmp_path / "tests",

@@ -21,7 +21,6 @@ environment): a few tenths of a percent on string-heavy benchmarks.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import platform
@@ -37,118 +36,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from testkit.perf import callgrind_probe
+from testkit.perf.benchmark_module import PREFIX, BenchmarkError
 from testkit.perf.instruction_gate import Environment
 
-PREFIX = "bench_"
 MARKER = "getppid"
 TIMEOUT_S = 1800.0
 # The environment of the measured interpreter: nothing of the caller's that changes what it
 # executes (a coverage tracer started through COVERAGE_*, PYTHONDEVMODE, PYTHONMALLOC, ...).
 _DROPPED_ENV = re.compile(r"^(PYTHON|COVERAGE_)")
-# Run by the measured interpreter with -P (nothing of the current directory on sys.path):
-# argv = module, scratch directory, vgdb ("-": instrumented from the start), warmup, iterations,
-# repeats, jobs, benchmark names. Writes {name: [child pid, exit code]} to
-# <scratch>/children.json; a failing child leaves its traceback in <scratch>/<name>.error. Exits
-# SWITCH_FAILED when vgdb could not switch callgrind's instrumentation on.
-SWITCH_FAILED = 75
 # How the counts were taken (the Environment's ``instrumentation``).
 AFTER_IMPORTS = "switched on after the imports (vgdb)"
 FROM_START = "from the start"
-PROBE = """
-import gc, importlib.util, json, os, subprocess, sys, time, traceback
-
-path, scratch, vgdb = sys.argv[1:4]
-warmup, iterations, repeats, jobs = (int(value) for value in sys.argv[4:8])
-names = sys.argv[8:]
-spec = importlib.util.spec_from_file_location("instruction_benchmarks", path)
-module = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = module
-spec.loader.exec_module(module)
-bench = None
-if vgdb != "-":
-    switch = subprocess.Popen(
-        [vgdb, "--pid=" + str(os.getpid()), "instrumentation", "on"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    # Busy on purpose: valgrind serves vgdb between basic blocks, not while blocked in a wait.
-    while switch.poll() is None and time.monotonic() < deadline:
-        pass
-    if switch.poll() != 0:
-        switch.kill()
-        sys.exit(SWITCH_FAILED)
-
-
-def empty():
-    pass
-
-
-def run_empty(times):
-    for _ in range(times):
-        empty()
-
-
-def run_bench(times):
-    for _ in range(times):
-        bench()
-
-
-def measure(name):
-    global bench
-    bench = getattr(module, "bench_" + name)
-    gc.collect()
-    gc.freeze()
-    run_bench(warmup)
-    run_empty(warmup)
-    os.getppid()
-    run_empty(iterations)
-    os.getppid()
-    for _ in range(repeats):
-        run_bench(iterations)
-        os.getppid()
-
-
-def child(name):
-    try:
-        measure(name)
-    except BaseException:
-        with open(os.path.join(scratch, name + ".error"), "w") as file:
-            file.write(traceback.format_exc())
-        os._exit(1)
-    os._exit(0)
-
-
-running, done = {}, {}
-
-
-def reap():
-    pid, status = os.wait()
-    done[running.pop(pid)] = [pid, os.waitstatus_to_exitcode(status)]
-
-
-for name in names:
-    if len(running) >= jobs:
-        reap()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        child(name)
-    running[pid] = name
-while running:
-    reap()
-with open(os.path.join(scratch, "children.json"), "w") as file:
-    json.dump(done, file)
-""".replace("SWITCH_FAILED", str(SWITCH_FAILED))
+# The measured program; it exits SWITCH_FAILED when vgdb could not switch instrumentation on.
+PROBE = Path(callgrind_probe.__file__)
 
 
 class ValgrindMissing(RuntimeError):
     """valgrind is not on PATH."""
-
-
-class BenchmarkError(RuntimeError):
-    """A benchmark module or one benchmark could not be measured; the message names it."""
 
 
 class SwitchFailed(BenchmarkError):
@@ -198,38 +103,6 @@ class Plan:
     @property
     def named(self) -> Path:
         return self.shown or self.module
-
-
-def discover(module: Path) -> tuple[str, ...]:
-    """Names of the module's top-level ``def bench_<name>()`` functions, in file order."""
-    try:
-        tree = ast.parse(module.read_text(encoding="utf-8"), filename=str(module))
-    except (OSError, UnicodeDecodeError) as error:
-        raise BenchmarkError(f"cannot read the benchmark module {module}: {error}") from error
-    except SyntaxError as error:
-        raise BenchmarkError(
-            f"{module}:{error.lineno}: the benchmark module is not valid Python: {error.msg}"
-        ) from error
-    names = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name.startswith(PREFIX):
-            arguments = node.args
-            if arguments.args or arguments.posonlyargs or arguments.kwonlyargs:
-                raise BenchmarkError(
-                    f"{module}:{node.lineno}: {node.name}() must take no arguments "
-                    "(set-up belongs at the module's top level)"
-                )
-            if node.name != PREFIX:
-                names.append(node.name.removeprefix(PREFIX))
-    return tuple(names)
-
-
-def source_roots(project: Path) -> tuple[Path, ...]:
-    """The ``src`` directories of the project's packages and services, then its ``tests`` (as
-    pytest's ``pythonpath``): first on PYTHONPATH, so a revision's benchmarks import that
-    revision's code."""
-    roots = sorted(project.glob("packages/*/src")) + sorted(project.glob("services/*/src"))
-    return tuple(roots + [path for path in [project / "tests"] if path.is_dir()])
 
 
 _TOTAL = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
@@ -315,7 +188,7 @@ def count_revision(
         return {}
     scratch.mkdir(parents=True, exist_ok=True)
     env = _environment(plan.python_path, scratch / "pycache")
-    probe = [sys.executable, "-P", "-c", PROBE, str(plan.module), str(scratch)]
+    probe = [sys.executable, "-P", str(PROBE), str(plan.module), str(scratch)]
     # Natively first, each benchmark called once: every imported module is compiled into the
     # cache, and a benchmark that fails does so in a second rather than under callgrind.
     native = subprocess.run(
@@ -339,7 +212,7 @@ def count_revision(
         *names,
     ]
     code, stderr, pid = _callgrind(plan, env, scratch, probe, vgdb, arguments)
-    if code == SWITCH_FAILED:
+    if code == callgrind_probe.SWITCH_FAILED:
         raise SwitchFailed(f"vgdb could not switch callgrind's instrumentation on for {plan.named}")
     if code != 0:
         reason = _last_error_line(stderr) or f"exit {code}"

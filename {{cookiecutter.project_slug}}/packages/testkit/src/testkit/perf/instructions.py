@@ -21,8 +21,9 @@ from typing import Any
 
 from testkit.git import head_state
 from testkit.perf import callgrind, instruction_gate
+from testkit.perf.benchmark_module import BenchmarkError, discover, source_roots
 from testkit.perf.calibration import usable_cpus
-from testkit.perf.callgrind import BenchmarkError, Counted, Plan, ValgrindMissing
+from testkit.perf.callgrind import Counted, Plan, ValgrindMissing
 from testkit.perf.instruction_baseline import BaselineError, Recorded, read_baseline, write_baseline
 from testkit.perf.instruction_gate import (
     InstructionGateResult,
@@ -175,7 +176,7 @@ def _benchmark_names(request: InstructionRequest, module: Path) -> tuple[str, ..
             flush=True,
         )
         return None
-    names = callgrind.discover(module)
+    names = discover(module)
     if not names:
         print(f"perf instructions: {module} defines no bench_<name>(): nothing to measure")
         return None
@@ -186,7 +187,7 @@ def _plan(root: Path, module: Path, iterations: int, repeats: int) -> Plan:
     return Plan(
         module=module.resolve(),
         root=root,
-        python_path=callgrind.source_roots(root),
+        python_path=source_roots(root),
         iterations=iterations,
         repeats=repeats,
         warmup=max(10, iterations // 10),
@@ -330,7 +331,7 @@ def _against_revision(
         )
     with base_worktree(base, here) as checkout:
         base_module = checkout.root / module.relative_to(here)
-        base_names = callgrind.discover(base_module) if base_module.is_file() else ()
+        base_names = discover(base_module) if base_module.is_file() else ()
         print(
             f"perf instructions: BASE={base} ({checkout.commit[:12]}) in "
             f"{checkout.root}: {len(base_names)} benchmark(s); working tree: {len(names)}; "
