@@ -29,7 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "testkit.analytics.impact_cli",
     "testkit.analytics.report",
     "testkit.diff_coverage",
-    "testkit.gates",
+    "testkit.gates_command",
     "testkit.dependencies",
 )
 

@@ -13,23 +13,17 @@ performance gate itself, which records its verdict in reports/performance-gate.j
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import math
-import os
 import tomllib
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from testkit import options
-from testkit.analytics.quarantine import (
-    DEFAULT_PATH as DEFAULT_QUARANTINE,
-)
 from testkit.analytics.quarantine import (
     QuarantineError,
     expired_entries,
@@ -377,100 +371,3 @@ def evaluate(names: Sequence[str], inputs: Inputs, limits: Limits) -> list[GateR
 
 
 # --- output ---------------------------------------------------------------------------------
-
-COLUMNS = ("gate", "measured", "limit", "verdict")
-
-
-def render_table(results: Sequence[GateResult]) -> str:
-    """The terminal table, then one line per gate that has something to explain."""
-    rows = [COLUMNS, *((r.gate, r.measured, r.limit, r.verdict.value) for r in results)]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    lines += [f"{r.gate}: {r.detail}" for r in results if r.detail]
-    failed = [r.gate for r in results if not r.passed]
-    lines.append(f"quality gates: {'FAILED (' + ', '.join(failed) + ')' if failed else 'passed'}")
-    return "\n".join(lines) + "\n"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def render_markdown(results: Sequence[GateResult]) -> str:
-    """The GitHub step summary: the same table in Markdown, details in the last column."""
-    lines = [
-        "## Quality gates",
-        "",
-        "| gate | measured | limit | verdict | detail |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for r in results:
-        mark = ":white_check_mark:" if r.passed else ":x:"
-        cells = (r.gate, r.measured, r.limit, f"{mark} {r.verdict.value}", r.detail)
-        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
-    return "\n".join(lines) + "\n\n"
-
-
-def as_json(results: Sequence[GateResult]) -> str:
-    data = {
-        "passed": all(r.passed for r in results),
-        "gates": [asdict(r) | {"verdict": r.verdict.value} for r in results],
-    }
-    return json.dumps(data, indent=2) + "\n"
-
-
-def write_outputs(results: Sequence[GateResult], json_path: Path, summary: Path | None) -> None:
-    """reports/gates.json always; the step summary when GitHub Actions names one."""
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(as_json(results), encoding="utf-8")
-    if summary is not None:
-        with summary.open("a", encoding="utf-8") as stream:
-            stream.write(render_markdown(results))
-
-
-# --- the `testkit gates` command ------------------------------------------------------------
-
-
-def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
-        "gates",
-        help="judge the quality gates from the reports in reports/; exit 1 if any fails",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "names",
-        nargs="*",
-        metavar="GATE",
-        help=f"gates to judge, in any order: {', '.join(GATES)} (default: all)",
-    )
-    parser.add_argument("--root", type=Path, default=Path(), help="project root (pyproject.toml)")
-    parser.add_argument(
-        "--reports", type=Path, default=None, help="report directory (default: ROOT/reports)"
-    )
-    parser.set_defaults(handler=run_gates)
-
-
-def run_gates(arguments: argparse.Namespace) -> int:
-    unknown = [name for name in arguments.names if name not in GATES]
-    if unknown:
-        print(f"testkit gates: unknown gate {unknown[0]!r}; choose from {', '.join(GATES)}")
-        return 2
-    root: Path = arguments.root
-    try:
-        limits = read_limits(root / "pyproject.toml")
-    except GateConfigError as error:
-        print(f"testkit gates: {error}")
-        return 2
-    reports: Path = arguments.reports or root / REPORTS
-    quarantine = root / (options.env_setting(options.QUARANTINE) or DEFAULT_QUARANTINE)
-    inputs = Inputs(reports=reports, quarantine=quarantine, today=dt.date.today())
-    results = evaluate(arguments.names, inputs, limits)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY", "").strip()
-    write_outputs(results, reports / GATES_JSON.name, Path(summary) if summary else None)
-    print(render_table(results), end="", flush=True)
-    return 0 if all(r.passed for r in results) else 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit import gates
+from testkit import gates, gates_report
 from testkit.cli import main
 from testkit.diff_coverage import choose_base
 from testkit.gates import GateConfigError, GateResult, Verdict
@@ -369,7 +369,7 @@ RESULTS = [
 
 
 def test_the_table_lists_every_gate_then_the_details_then_the_outcome() -> None:
-    lines = gates.render_table(RESULTS).splitlines()
+    lines = gates_report.render_table(RESULTS).splitlines()
 
     assert lines[0].split() == ["gate", "measured", "limit", "verdict"]
     assert lines[2].split("  ")[0] == "security"
@@ -380,7 +380,7 @@ def test_the_table_lists_every_gate_then_the_details_then_the_outcome() -> None:
 
 
 def test_the_step_summary_is_a_markdown_table_with_pipes_escaped() -> None:
-    markdown = gates.render_markdown(RESULTS)
+    markdown = gates_report.render_markdown(RESULTS)
 
     assert "| gate | measured | limit | verdict | detail |" in markdown
     assert "| coverage | 75.0% | >= 80% | :x: FAIL | 150/200 lines \\| partly |" in markdown
