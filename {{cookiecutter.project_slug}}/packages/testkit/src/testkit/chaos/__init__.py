@@ -1,13 +1,14 @@
 """Chaos tooling: a fault proxy between the service and its dependencies, killable servers.
 
 The fault proxy speaks Toxiproxy's vocabulary. Toxiproxy itself is the standard tool but needs
-Docker or its binary, so by default the proxy runs in-process (testkit.chaos.proxy); with
+Docker or its binary, so by default the proxy runs in-process (testkit.chaos.in_process); with
 TOXIPROXY_URL set the same API drives a real Toxiproxy (testkit.chaos.toxiproxy).
 """
 
 from testkit.chaos.backend import BackendChoice, choose_backend, make_proxy
+from testkit.chaos.in_process import InProcessProxy
 from testkit.chaos.plugin import FaultProxyFactory, ProxyPool
-from testkit.chaos.proxy import InProcessProxy, Proxy, proxied_url
+from testkit.chaos.proxy import Proxy, proxied_url
 from testkit.chaos.servers import (
     KillableServer,
     ServerUnavailable,

@@ -1,7 +1,7 @@
 """Which fault proxy a run uses: Toxiproxy when TOXIPROXY_URL is set, else the in-process one.
 
 Toxiproxy is the standard tool, but it needs Docker or its Go binary; the in-process proxy
-(testkit.chaos.proxy) implements its vocabulary so chaos tests run anywhere. The decision is a
+(testkit.chaos.in_process) implements its vocabulary so chaos tests run anywhere. The decision is a
 pure function returning the choice and its reason, which the pytest header prints.
 """
 
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from testkit.chaos.proxy import InProcessProxy, Proxy
+from testkit.chaos.in_process import InProcessProxy
+from testkit.chaos.proxy import Proxy
 from testkit.chaos.toxiproxy import ToxiproxyClient, ToxiproxyProxy
 from testkit.infra.addresses import mask_password
 

@@ -2,7 +2,7 @@
 
 The names (kinds, attributes, streams, toxicity) are Toxiproxy's own, so a test reads the same
 whichever backend runs it and the Toxiproxy backend sends a toxic as it is. Nothing here does
-I/O: the in-process proxy (testkit.chaos.proxy) asks these functions how long to wait, where
+I/O: the in-process proxy (testkit.chaos.in_process) asks these functions how long to wait, where
 to cut a chunk and how many bytes may pass, so the semantics are unit-tested without sockets.
 """
 

@@ -1,7 +1,7 @@
 """The fault proxy API driven through a real Toxiproxy server's HTTP API (TOXIPROXY_URL).
 
 Toxiproxy (github.com/Shopify/toxiproxy) is the standard fault proxy, but it needs Docker or
-its Go binary, neither of which every test machine has; testkit.chaos.proxy implements its
+its Go binary, neither of which every test machine has; testkit.chaos.in_process implements its
 vocabulary in-process for those. Where a Toxiproxy server is reachable, set TOXIPROXY_URL
 (e.g. http://127.0.0.1:8474) and the same tests run through the real thing.
 
