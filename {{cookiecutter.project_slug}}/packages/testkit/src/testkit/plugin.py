@@ -11,7 +11,7 @@ from typing import cast
 import pytest
 
 from testkit import fixtures, golden, options
-from testkit.analytics.impact import register_impact
+from testkit.analytics.impact_plugin import register_impact
 from testkit.analytics.wiring import register_analytics
 from testkit.budget import AdversarialBudget, resolve_budget
 from testkit.chaos import plugin as chaos_plugin

@@ -6,15 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from testkit.analytics.impact import (
-    Change,
-    ImpactRules,
-    change_from_files,
-    format_selection,
-    matches,
-    parse_unified_zero,
-    select_tests,
-)
+from testkit.analytics.changes import Change, change_from_files, parse_unified_zero
+from testkit.analytics.impact import ImpactRules, format_selection, matches, select_tests
 from testkit.analytics.impact_map import FileEntry, FunctionEntry, ImpactMap
 from testkit.analytics.source_outline import file_digest, outline_source
 

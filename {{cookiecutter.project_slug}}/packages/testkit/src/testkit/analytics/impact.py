@@ -14,24 +14,21 @@
 - files that differ from the map but are not in the change set make the map stale there: they
   are treated as changed too, and the header says so.
 
-`ImpactSelector` applies it through pytest's own deselection and says why in the header.
+testkit.analytics.impact_plugin applies it through pytest's own deselection and says why in the
+header; testkit.analytics.changes says what changed.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import pytest
-
+from testkit.analytics.changes import Change
 from testkit.analytics.impact_map import ImpactMap, ImpactMapError, read_map
-from testkit.analytics.recorder import note_selection
 from testkit.analytics.source_outline import file_digest, outline_source
-from testkit.git import GitError, git
 
 DEFAULT_ALWAYS_RUN = (
     "**/migrations/**",
@@ -76,15 +73,6 @@ class ImpactRules:
         name = PurePosixPath(path).name
         patterns = self.test_patterns
         return path.endswith(".py") and any(fnmatch.fnmatchcase(name, p) for p in patterns)
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """Changed files (relative to the rootdir) and, when git told us, their changed lines."""
-
-    files: tuple[str, ...]
-    source: str
-    lines: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,82 +248,6 @@ def format_selection(selection: Selection, *, total: int, selected: int, unknown
     return f"testkit impact: {selected} of {total} tests selected: " + "; ".join(tail)
 
 
-# --- where changes come from ---------------------------------------------------------------
-
-
-def relative_path(raw: str, root: Path) -> str:
-    """A changed path as the map names it: relative to the rootdir, '/'-separated."""
-    path = Path(raw.strip())
-    if path.is_absolute():
-        try:
-            path = path.resolve().relative_to(root.resolve())
-        except ValueError:
-            return path.as_posix()
-    return PurePosixPath(path.as_posix()).as_posix().removeprefix("./")
-
-
-def change_from_files(raw: str, root: Path) -> Change:
-    """CHANGED_FILES: comma- or space-separated paths."""
-    files = tuple(
-        dict.fromkeys(relative_path(p, root) for p in re.split(r"[,\s]+", raw) if p.strip())
-    )
-    return Change(files=files, source="CHANGED_FILES")
-
-
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
-
-
-def parse_unified_zero(diff: str) -> dict[str, tuple[int, ...]]:
-    """New-side changed lines per file from ``git diff -U0`` (a pure deletion marks the lines
-    around it)."""
-    lines: dict[str, list[int]] = {}
-    current: str | None = None
-    for line in diff.splitlines():
-        if line.startswith("+++ "):
-            target = line[4:]
-            current = target[2:] if target.startswith("b/") else None
-            continue
-        match = _HUNK.match(line)
-        if match and current is not None:
-            start, count = int(match.group(1)), int(match.group(2) or "1")
-            span = range(start, start + count) if count else range(max(start, 1), start + 2)
-            lines.setdefault(current, []).extend(span)
-    return {path: tuple(sorted(set(found))) for path, found in lines.items()}
-
-
-class ChangeError(Exception):
-    """git could not tell what changed; the message says which command and why."""
-
-
-def _git(root: Path, *arguments: str) -> str:
-    try:
-        return git(root, *arguments, strip=False)
-    except GitError as error:
-        raise ChangeError(str(error)) from error
-
-
-def change_from_git(base: str, root: Path) -> Change:
-    """Changes of the working tree (committed since ``base``, uncommitted, untracked)."""
-    top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
-    _git(root, "rev-parse", "--verify", "--quiet", base + "^" + "{commit}")
-    names = _git(root, "diff", "--name-only", "--no-renames", base, "--").splitlines()
-    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "--full-name")
-    diff = parse_unified_zero(_git(root, "diff", "-U0", "--no-renames", "--no-color", base, "--"))
-
-    def rebase(path: str) -> str:
-        return relative_path(str(top / path), root)
-
-    files = tuple(dict.fromkeys(rebase(p) for p in [*names, *untracked.splitlines()] if p))
-    return Change(
-        files=files,
-        source=f"git diff {base}",
-        lines={rebase(path): found for path, found in diff.items()},
-    )
-
-
-# --- configuration and the current tree -----------------------------------------------------
-
-
 def load_rules(root: Path, test_patterns: Sequence[str] = DEFAULT_TEST_PATTERNS) -> ImpactRules:
     """[tool.testkit] impact_always_run / impact_ignore in pyproject.toml, else the defaults."""
     pyproject = root / "pyproject.toml"
@@ -377,113 +289,3 @@ def selection_for(change: Change, map_path: Path, root: Path, rules: ImpactRules
         return Selection(True, frozenset(), frozenset(), frozenset(), (str(error),))
     current = read_current(root, [*impact_map.files, *change.files])
     return select_tests(change, impact_map, current, rules)
-
-
-class ImpactSelector:
-    """Deselects what the selection leaves out (pytest_deselected) and says why."""
-
-    def __init__(self, change: Change, selection: Selection) -> None:
-        self._change = change
-        self._selection = selection
-        self._line: str | None = None
-
-    def pytest_report_header(self) -> str:
-        what = "everything" if self._selection.run_all else "affected tests only"
-        return f"testkit impact ({self._change.source}): {what}: " + "; ".join(
-            self._selection.reasons
-        )
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(
-        self, config: pytest.Config, items: list[pytest.Item]
-    ) -> None:
-        selected_ids, _, unknown = self._selection.split(item.nodeid for item in items)
-        keep = set(selected_ids)
-        deselected = [item for item in items if item.nodeid not in keep]
-        self._line = format_selection(
-            self._selection, total=len(items), selected=len(keep), unknown=unknown
-        )
-        if deselected:
-            config.hook.pytest_deselected(items=deselected)
-            items[:] = [item for item in items if item.nodeid in keep]
-
-    def pytest_report_collectionfinish(self) -> str | None:
-        return self._line
-
-
-DEFAULT_MAP = ".testkit/impact-map.json"
-
-
-def map_path(config: pytest.Config) -> Path:
-    from testkit import options
-
-    raw = options.get_setting(config, options.IMPACT_MAP) or DEFAULT_MAP
-    return config.rootpath / raw
-
-
-def impact_sources(root: Path) -> list[str]:
-    """[tool.testkit] impact_sources: globs of the roots to measure (default: every package's
-    src and tests, every service's src, tests/)."""
-    from testkit.analytics.impact_map import DEFAULT_SOURCES
-
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("testkit", {})
-        value = table.get("impact_sources", list(DEFAULT_SOURCES))
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return value
-        raise pytest.UsageError(
-            f"[tool.testkit] impact_sources in {pyproject} must be a list of globs, got {value!r}"
-        )
-    return list(DEFAULT_SOURCES)
-
-
-def register_impact(config: pytest.Config) -> None:
-    """Register the recorder (impact_record=1) or the selector (impact_changed / impact_base);
-    nothing when neither is asked for."""
-    from testkit import options
-
-    record = options.parse_flag(
-        options.IMPACT_RECORD, options.get_setting(config, options.IMPACT_RECORD)
-    )
-    changed = options.get_setting(config, options.IMPACT_CHANGED)
-    base = options.get_setting(config, options.IMPACT_BASE)
-    if record and (changed or base):
-        raise pytest.UsageError(
-            f"{options.IMPACT_RECORD.flag} records the map of the whole suite; it cannot be "
-            f"combined with {options.IMPACT_CHANGED.flag} or {options.IMPACT_BASE.flag}"
-        )
-    if changed and base:
-        raise pytest.UsageError(
-            f"give either {options.IMPACT_CHANGED.flag} (CHANGED_FILES) or "
-            f"{options.IMPACT_BASE.flag} (BASE), not both"
-        )
-    root = config.rootpath
-    if record:
-        try:
-            from testkit.analytics.impact_record import ImpactRecorder
-        except ImportError as error:
-            raise pytest.UsageError(
-                f"{options.IMPACT_RECORD.flag} needs coverage.py (testkit[impact]): {error}"
-            ) from error
-        recorder = ImpactRecorder(
-            config,
-            data_dir=root / ".testkit" / "impact-data",
-            map_path=map_path(config),
-            sources=impact_sources(root),
-        )
-        config.pluginmanager.register(recorder, "testkit-impact-recorder")
-        return
-    if not (changed or base):
-        return
-    try:
-        change = change_from_files(changed, root) if changed else change_from_git(str(base), root)
-        rules = load_rules(root, config.getini("python_files"))
-    except (ChangeError, ValueError) as error:
-        flag = options.IMPACT_CHANGED.flag if changed else options.IMPACT_BASE.flag
-        raise pytest.UsageError(f"{flag}: {error}") from error
-    selection = selection_for(change, map_path(config), root, rules)
-    config.pluginmanager.register(ImpactSelector(change, selection), "testkit-impact-selector")
-    # The run's history entry says the tests were chosen by impact, and from what.
-    scope = "all" if selection.run_all else "affected"
-    note_selection(config, f"impact({change.source}: {scope})")

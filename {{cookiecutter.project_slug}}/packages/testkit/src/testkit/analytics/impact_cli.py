@@ -10,16 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from testkit import options
-from testkit.analytics.impact import (
-    DEFAULT_MAP,
-    ChangeError,
-    change_from_files,
-    change_from_git,
-    load_rules,
-    read_current,
-    select_tests,
-)
+from testkit.analytics.changes import ChangeError, change_from_files, change_from_git
+from testkit.analytics.impact import load_rules, read_current, select_tests
 from testkit.analytics.impact_map import ImpactMap, ImpactMapError, read_map
+from testkit.analytics.impact_plugin import DEFAULT_MAP
 from testkit.analytics.source_outline import file_digest
 
 

@@ -1,0 +1,120 @@
+"""Impact selection and recording in a pytest run: `register_impact` registers the recorder
+(impact_record) or the selector (impact_changed / impact_base) the settings ask for."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from testkit import options
+from testkit.analytics.changes import Change, ChangeError, change_from_files, change_from_git
+from testkit.analytics.impact import Selection, format_selection, load_rules, selection_for
+from testkit.analytics.recorder import note_selection
+
+
+class ImpactSelector:
+    """Deselects what the selection leaves out (pytest_deselected) and says why."""
+
+    def __init__(self, change: Change, selection: Selection) -> None:
+        self._change = change
+        self._selection = selection
+        self._line: str | None = None
+
+    def pytest_report_header(self) -> str:
+        what = "everything" if self._selection.run_all else "affected tests only"
+        return f"testkit impact ({self._change.source}): {what}: " + "; ".join(
+            self._selection.reasons
+        )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        selected_ids, _, unknown = self._selection.split(item.nodeid for item in items)
+        keep = set(selected_ids)
+        deselected = [item for item in items if item.nodeid not in keep]
+        self._line = format_selection(
+            self._selection, total=len(items), selected=len(keep), unknown=unknown
+        )
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if item.nodeid in keep]
+
+    def pytest_report_collectionfinish(self) -> str | None:
+        return self._line
+
+
+DEFAULT_MAP = ".testkit/impact-map.json"
+
+
+def map_path(config: pytest.Config) -> Path:
+    raw = options.get_setting(config, options.IMPACT_MAP) or DEFAULT_MAP
+    return config.rootpath / raw
+
+
+def impact_sources(root: Path) -> list[str]:
+    """[tool.testkit] impact_sources: globs of the roots to measure (default: every package's
+    src and tests, every service's src, tests/)."""
+    from testkit.analytics.impact_map import DEFAULT_SOURCES
+
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("testkit", {})
+        value = table.get("impact_sources", list(DEFAULT_SOURCES))
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        raise pytest.UsageError(
+            f"[tool.testkit] impact_sources in {pyproject} must be a list of globs, got {value!r}"
+        )
+    return list(DEFAULT_SOURCES)
+
+
+def register_impact(config: pytest.Config) -> None:
+    """Register the recorder (impact_record=1) or the selector (impact_changed / impact_base);
+    nothing when neither is asked for."""
+    record = options.parse_flag(
+        options.IMPACT_RECORD, options.get_setting(config, options.IMPACT_RECORD)
+    )
+    changed = options.get_setting(config, options.IMPACT_CHANGED)
+    base = options.get_setting(config, options.IMPACT_BASE)
+    if record and (changed or base):
+        raise pytest.UsageError(
+            f"{options.IMPACT_RECORD.flag} records the map of the whole suite; it cannot be "
+            f"combined with {options.IMPACT_CHANGED.flag} or {options.IMPACT_BASE.flag}"
+        )
+    if changed and base:
+        raise pytest.UsageError(
+            f"give either {options.IMPACT_CHANGED.flag} (CHANGED_FILES) or "
+            f"{options.IMPACT_BASE.flag} (BASE), not both"
+        )
+    root = config.rootpath
+    if record:
+        try:
+            from testkit.analytics.impact_record import ImpactRecorder
+        except ImportError as error:
+            raise pytest.UsageError(
+                f"{options.IMPACT_RECORD.flag} needs coverage.py (testkit[impact]): {error}"
+            ) from error
+        recorder = ImpactRecorder(
+            config,
+            data_dir=root / ".testkit" / "impact-data",
+            map_path=map_path(config),
+            sources=impact_sources(root),
+        )
+        config.pluginmanager.register(recorder, "testkit-impact-recorder")
+        return
+    if not (changed or base):
+        return
+    try:
+        change = change_from_files(changed, root) if changed else change_from_git(str(base), root)
+        rules = load_rules(root, config.getini("python_files"))
+    except (ChangeError, ValueError) as error:
+        flag = options.IMPACT_CHANGED.flag if changed else options.IMPACT_BASE.flag
+        raise pytest.UsageError(f"{flag}: {error}") from error
+    selection = selection_for(change, map_path(config), root, rules)
+    config.pluginmanager.register(ImpactSelector(change, selection), "testkit-impact-selector")
+    # The run's history entry says the tests were chosen by impact, and from what.
+    scope = "all" if selection.run_all else "affected"
+    note_selection(config, f"impact({change.source}: {scope})")
