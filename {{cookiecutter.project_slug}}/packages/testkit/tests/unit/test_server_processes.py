@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from testkit.chaos.servers import ephemeral
-from testkit.infra.server_processes import (
-    child_pids,
+from testkit.infra.server_processes import child_pids
+from testkit.infra.server_recipes import (
     find_pg_ctl,
     initdb_command,
     nats_command,

@@ -4,7 +4,8 @@ A chaos scenario must crash a dependency the way production does (OOM killer, no
 SIGKILL, no shutdown hook) and bring it back on the same port and data directory, so the
 service under test reconnects to "the same" server. The shared servers (5432/6379/4222, or
 whatever testkit resolved) are never touched: each server here is a fresh process on a free
-loopback port with its own temporary directory (testkit.infra.server_processes).
+loopback port with its own temporary directory (testkit.infra.server_recipes builds it,
+testkit.infra.server_processes runs it).
 
 ``kill()`` is SIGKILL to the server and every child process: the postmaster and all its
 backends die at once, as in a real crash.
@@ -20,12 +21,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from testkit.infra.server_processes import (
-    KillableServer,
-    ServerKind,
-    ServerUnavailable,
-    started,
-)
+from testkit.infra.server_processes import KillableServer, ServerKind, ServerUnavailable
+from testkit.infra.server_recipes import started
 
 __all__ = [
     "KillableServer",

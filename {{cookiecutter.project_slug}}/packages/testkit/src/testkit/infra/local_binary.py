@@ -18,12 +18,8 @@ from testkit.infra.protocol import (
     SourceName,
     SourceStartError,
 )
-from testkit.infra.server_processes import (
-    KillableServer,
-    ServerUnavailable,
-    server_binary,
-    started,
-)
+from testkit.infra.server_processes import KillableServer, ServerUnavailable
+from testkit.infra.server_recipes import server_binary, started
 
 
 @dataclass(frozen=True, slots=True)

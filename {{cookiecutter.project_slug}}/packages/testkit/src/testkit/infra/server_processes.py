@@ -1,4 +1,5 @@
-"""PostgreSQL, Redis and NATS server processes started from the installed binaries.
+"""Server processes started from the installed binaries (PostgreSQL, Redis, NATS: the recipes
+in testkit.infra.server_recipes say how each kind is built, started and probed).
 
 Both the local-binary source (the session's shared servers) and the chaos tests' killable
 servers start their servers here: each is a fresh process on a free loopback port with its own
@@ -20,42 +21,27 @@ is the postmaster: ``kill()`` reaches it and its backends.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import pwd
 import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from testkit.infra.protocol import Service, SourceStartError
-from testkit.infra.readiness import nats_answers, postgres_answers, wait_until_ready
+from testkit.infra.readiness import wait_until_ready
 
 ServerKind = Service
 
 HOST = "127.0.0.1"
-POSTGRES_SYSTEM_USER = "postgres"
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 # The first start picks a free port; another process may grab it before the server binds.
 PORT_ATTEMPTS = 3
 LOG_TAIL_LINES = 15
-# The signal that makes each server shut down quickly but cleanly (stop(), not kill()).
-STOP_SIGNALS: dict[ServerKind, signal.Signals] = {
-    "postgres": signal.SIGINT,  # "fast" shutdown: SIGTERM would wait for clients to leave
-    "redis": signal.SIGTERM,
-    "nats": signal.SIGINT,  # nats-server exits 0 on SIGINT, 1 on SIGTERM
-}
-INSTALL_HINTS: dict[ServerKind, str] = {
-    "postgres": "PostgreSQL server (e.g. apt install postgresql)",
-    "redis": "redis-server (e.g. apt install redis-server)",
-    "nats": "nats-server (https://github.com/nats-io/nats-server/releases)",
-}
 
 
 class ServerUnavailable(RuntimeError):
@@ -70,133 +56,28 @@ def free_port() -> int:
         return port
 
 
-def find_pg_ctl(
-    path: str | None = None, search_globs: tuple[str, ...] | None = None
-) -> Path | None:
-    """pg_ctl on PATH, else the newest /usr/lib/postgresql/<version>/bin/pg_ctl (Debian's place).
-
-    Its directory holds the ``initdb`` and ``postgres`` binaries of the same version.
-    """
-    found = shutil.which("pg_ctl", path=path)
-    if found:
-        return Path(found)
-    patterns = search_globs or ("/usr/lib/postgresql/*/bin/pg_ctl", "/usr/local/pgsql/bin/pg_ctl")
-    candidates = [Path(match) for pattern in patterns for match in glob.glob(pattern)]
-    candidates = [candidate for candidate in candidates if os.access(candidate, os.X_OK)]
-    if not candidates:
-        return None
-    return max(candidates, key=_version_key)
-
-
-def _version_key(path: Path) -> tuple[int, ...]:
-    version = path.parent.parent.name
-    return tuple(int(part) for part in version.split(".") if part.isdigit()) or (0,)
-
-
-@dataclass(frozen=True, slots=True)
-class RootPlan:
-    """How PostgreSQL gets a non-root user when we are root."""
-
-    run_as: str | None  # None: run as ourselves
-    problem: str | None  # set when we are root and cannot switch user
-
-
-def plan_postgres_user(euid: int, user_exists: bool) -> RootPlan:
-    """Pure decision: run as ourselves, as the postgres system user, or not at all."""
-    if euid != 0:
-        return RootPlan(None, None)
-    if not user_exists:
-        return RootPlan(
-            None,
-            f"running as root, PostgreSQL refuses root, and there is no "
-            f"'{POSTGRES_SYSTEM_USER}' system user to run it as",
-        )
-    return RootPlan(POSTGRES_SYSTEM_USER, None)
-
-
-def _postgres_root_plan() -> RootPlan:
-    """plan_postgres_user for this process and this machine's users."""
-    try:
-        pwd.getpwnam(POSTGRES_SYSTEM_USER)
-    except KeyError:
-        user_exists = False
-    else:
-        user_exists = True
-    return plan_postgres_user(os.geteuid(), user_exists)
-
-
-def postgres_command(
-    binary: Path, *, datadir: Path, port: int, socket_dir: Path, durable: bool
-) -> list[str]:
-    """``postgres`` in the foreground (not pg_ctl), so the process we start is the postmaster.
-
-    fsync stays off either way: page-cache writes survive a SIGKILL, only a kernel crash would
-    lose them. ``durable`` keeps synchronous_commit on, so a crash loses no acknowledged commit.
-    """
-    settings = {
-        "fsync": "off",
-        "full_page_writes": "off",
-        "synchronous_commit": "on" if durable else "off",
-        "max_connections": "100",
-        "listen_addresses": HOST,
-    }
-    return [
-        str(binary),
-        *("-D", str(datadir), "-p", str(port), "-k", str(socket_dir)),
-        *(arg for name, value in settings.items() for arg in ("-c", f"{name}={value}")),
-    ]
-
-
-def initdb_command(binary: Path, *, datadir: Path) -> list[str]:
-    return [
-        str(binary),
-        *("-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8"),
-        *("--no-sync", "--locale=C.UTF-8"),
-    ]
-
-
-def redis_command(binary: str, *, workdir: Path, port: int, durable: bool) -> list[str]:
-    """``durable``: an append-only file fsynced on every write, so a SIGKILL loses nothing."""
-    persistence = ("--appendonly", "yes", "--appendfsync", "always") if durable else ()
-    return [
-        binary,
-        *("--port", str(port), "--bind", HOST, "--dir", str(workdir)),
-        *persistence,
-        *("--save", "", "--daemonize", "no", "--protected-mode", "no"),
-    ]
-
-
-def nats_command(binary: str, *, workdir: Path, port: int) -> list[str]:
-    """JetStream on a file store in ``workdir``: streams and messages survive a restart."""
-    return [binary, "-a", HOST, "-p", str(port), "-js", "-sd", str(workdir / "jetstream")]
-
-
-def server_url(kind: ServerKind, port: int) -> str:
-    if kind == "postgres":
-        return f"postgresql://postgres@{HOST}:{port}/postgres"
-    if kind == "redis":
-        return f"redis://{HOST}:{port}/0"
-    return f"nats://{HOST}:{port}"
-
-
 @dataclass
 class KillableServer:
     """One server process, restartable on the same port and data dir after ``kill()``.
 
-    ``command_for(port)`` builds the command line; ``ready`` probes the url until it answers.
+    What differs by kind comes from its recipe (testkit.infra.server_recipes): ``command_for(port)``
+    builds the command line, ``ready`` probes the url until it answers, ``url_for(port)`` names
+    it, ``stop_signal`` shuts it down cleanly.
     """
 
     kind: ServerKind
     workdir: Path
     command_for: Callable[[int], list[str]]
     ready: Callable[[str, int], Callable[[], None]]
+    url_for: Callable[[int], str]
+    stop_signal: signal.Signals
     run_as: str | None = None
     port: int = 0
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return server_url(self.kind, self.port)
+        return self.url_for(self.port)
 
     @property
     def binary(self) -> str:
@@ -257,7 +138,7 @@ class KillableServer:
         if process is None or process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, STOP_SIGNALS[self.kind])
+            os.killpg(process.pid, self.stop_signal)
         try:
             process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -341,138 +222,3 @@ def _unless_exited(
         check()
 
     return checked
-
-
-def _postgres_ready(url: str, _port: int) -> Callable[[], None]:
-    return postgres_answers(url)
-
-
-def _redis_ready(_url: str, port: int) -> Callable[[], None]:
-    """PING over a raw socket: a project without the redis client can still crash a Redis."""
-
-    def check() -> None:
-        with socket.create_connection((HOST, port), timeout=2) as connection:
-            connection.sendall(b"PING\r\n")
-            answer = connection.recv(64)
-        if not answer.startswith(b"+PONG"):
-            raise RuntimeError(f"unexpected answer to PING: {answer[:40]!r}")
-
-    return check
-
-
-def _nats_ready(_url: str, port: int) -> Callable[[], None]:
-    return nats_answers(HOST, port)
-
-
-def _require_binary(kind: ServerKind) -> str:
-    name = {"redis": "redis-server", "nats": "nats-server"}[kind]
-    found = shutil.which(name)
-    if found is None:
-        raise ServerUnavailable(f"{name} not found on PATH (install {INSTALL_HINTS[kind]})")
-    return found
-
-
-def _postgres_bindir() -> tuple[Path, RootPlan]:
-    """The directory of initdb and postgres, and as whom they run; ServerUnavailable otherwise."""
-    pg_ctl = find_pg_ctl()
-    if pg_ctl is None:
-        raise ServerUnavailable(
-            "pg_ctl not found on PATH or in /usr/lib/postgresql/*/bin "
-            f"(install {INSTALL_HINTS['postgres']})"
-        )
-    plan = _postgres_root_plan()
-    if plan.problem is not None:
-        raise ServerUnavailable(plan.problem)
-    return pg_ctl.parent, plan
-
-
-def server_binary(kind: ServerKind) -> str:
-    """What would run ``kind``'s server here, e.g. "/usr/bin/redis-server", without starting it.
-
-    Raises ServerUnavailable saying what to install, or why PostgreSQL cannot run here.
-    """
-    if kind != "postgres":
-        return _require_binary(kind)
-    bindir, plan = _postgres_bindir()
-    as_user = f" as system user {plan.run_as} (PostgreSQL refuses to run as root)"
-    return f"{bindir / 'postgres'}{as_user if plan.run_as else ''}"
-
-
-def _workdir(kind: ServerKind, owner: str | None = None) -> Path:
-    # /tmp, not pytest's basetemp: that is private to root (0700), the postgres user must enter.
-    workdir = Path(tempfile.mkdtemp(prefix=f"testkit-{kind}-"))
-    if owner is not None:
-        entry = pwd.getpwnam(owner)
-        os.chown(workdir, entry.pw_uid, entry.pw_gid)
-    return workdir
-
-
-def postgres_server(durable: bool) -> KillableServer:
-    """A PostgreSQL server (initdb'd, not started); as the postgres system user when root."""
-    bindir, plan = _postgres_bindir()
-    workdir = _workdir("postgres", owner=plan.run_as)
-    datadir = workdir / "data"
-    initdb = subprocess.run(
-        initdb_command(bindir / "initdb", datadir=datadir),
-        cwd=workdir,
-        user=plan.run_as,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if initdb.returncode != 0:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise SourceStartError(f"initdb failed: {(initdb.stderr or initdb.stdout).strip()}")
-
-    def command(port: int) -> list[str]:
-        return postgres_command(
-            bindir / "postgres", datadir=datadir, port=port, socket_dir=workdir, durable=durable
-        )
-
-    return KillableServer("postgres", workdir, command, _postgres_ready, run_as=plan.run_as)
-
-
-def redis_server(durable: bool) -> KillableServer:
-    binary = _require_binary("redis")
-    workdir = _workdir("redis")
-    return KillableServer(
-        "redis",
-        workdir,
-        lambda port: redis_command(binary, workdir=workdir, port=port, durable=durable),
-        _redis_ready,
-    )
-
-
-def nats_server(durable: bool) -> KillableServer:
-    del durable  # JetStream always keeps its file store; there is nothing to switch off
-    binary = _require_binary("nats")
-    workdir = _workdir("nats")
-    return KillableServer(
-        "nats",
-        workdir,
-        lambda port: nats_command(binary, workdir=workdir, port=port),
-        _nats_ready,
-    )
-
-
-BUILDERS: dict[ServerKind, Callable[[bool], KillableServer]] = {
-    "postgres": postgres_server,
-    "redis": redis_server,
-    "nats": nats_server,
-}
-
-
-def started(kind: ServerKind, *, durable: bool) -> KillableServer:
-    """A running server of ``kind``; nothing is left behind when it fails to start.
-
-    Raises ServerUnavailable (binary missing, cannot run here) or SourceStartError.
-    """
-    if kind not in BUILDERS:
-        raise ValueError(f"unknown server kind {kind!r}; expected one of {', '.join(BUILDERS)}")
-    server = BUILDERS[kind](durable)
-    try:
-        server.start()
-    except BaseException:
-        server.remove()
-        raise
-    return server
