@@ -1,0 +1,130 @@
+"""`testkit flaky list | report | gate`: flaky tests from the history, deliberate reruns of the
+suspects into reports/flakiness.{md,json}, and the flakiness gate."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from testkit.analytics.command_support import (
+    CommandError,
+    history_path,
+    open_or_create,
+    open_store,
+    read_quarantine,
+)
+from testkit.analytics.flakiness_report import RerunError, collect_nodeids
+from testkit.analytics.flaky import evaluate_flakiness_gate, flaky_rate, flaky_tests
+
+DEFAULT_FLAKY_BUDGET = 5.0
+GATE_REPORT = Path("reports") / "flakiness-gate.json"
+
+
+def _flaky_budget(rootdir: Path) -> float:
+    pyproject = rootdir / "pyproject.toml"
+    if not pyproject.is_file():
+        return DEFAULT_FLAKY_BUDGET
+    try:
+        table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("testkit", {})
+    except tomllib.TOMLDecodeError as error:
+        raise CommandError(f"{pyproject} is not valid TOML: {error}") from None
+    raw = table.get("flaky_budget_percent", DEFAULT_FLAKY_BUDGET)
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= 100:
+        raise CommandError(
+            f"[tool.testkit] flaky_budget_percent in {pyproject} must be a number from 0 to 100, "
+            f"got {raw!r}"
+        )
+    return float(raw)
+
+
+def run_flaky(arguments: argparse.Namespace) -> int:
+    handler: Callable[[argparse.Namespace], int] = {
+        "list": _flaky_list,
+        "report": _flaky_report,
+        "gate": _flaky_gate,
+    }[arguments.action]
+    return handler(arguments)
+
+
+def _flaky_list(arguments: argparse.Namespace) -> int:
+    store = open_store(Path.cwd())
+    counts = store.outcomes_by_fingerprint(last_runs=arguments.window)
+    found = flaky_tests(counts)
+    if not found:
+        print(f"no flaky test in the last {arguments.window} runs")
+        return 0
+    print(f"flaky tests in the last {arguments.window} runs (passed and failed on the same code):")
+    for nodeid, fingerprints in sorted(found.items()):
+        outcome = [counts[(nodeid, fingerprint)] for fingerprint in fingerprints]
+        passed = sum(count.passed for count in outcome)
+        failed = sum(count.failed for count in outcome)
+        print(f"  {nodeid}: passed {passed}, failed {failed} (code {', '.join(fingerprints)})")
+    return 0
+
+
+def _flaky_report(arguments: argparse.Namespace) -> int:
+    from testkit.analytics.flakiness_report import flakiness_report
+
+    rootdir = Path.cwd()
+    store = open_store(rootdir) if not arguments.all else open_or_create(rootdir)
+    entries = read_quarantine(rootdir)
+    try:
+        rows = flakiness_report(
+            store,
+            entries,
+            rootdir=rootdir,
+            runs=arguments.runs,
+            run_all=arguments.all,
+            output_dir=Path(arguments.output_dir),
+            extra_args=arguments.pytest_args,
+            progress=lambda line: print(line, flush=True),
+        )
+    except RerunError as error:
+        raise CommandError(str(error)) from None
+    for row in rows:
+        if row.verdict != "healthy":
+            print(
+                f"  {row.verdict.upper():7} {row.nodeid}: failed {row.failures}/{row.runs} "
+                f"({row.failure_rate:.0%}, 95% CI {row.ci_low:.0%}-{row.ci_high:.0%})"
+            )
+    return 0
+
+
+def _flaky_gate(arguments: argparse.Namespace) -> int:
+    rootdir = Path.cwd()
+    entries = read_quarantine(rootdir)
+    budget = _flaky_budget(rootdir)
+    history = history_path(rootdir)
+    if history.exists():
+        store = open_store(rootdir)
+        runs = len(store.recent_runs(arguments.window))
+        rate = flaky_rate(store.outcomes_by_fingerprint(last_runs=arguments.window), runs)
+    else:
+        print(f"no history at {history} yet (run the tests to record one)")
+        rate = flaky_rate({}, 0)
+    try:
+        collected = collect_nodeids(rootdir) if entries else []
+    except RerunError as error:
+        raise CommandError(str(error)) from None
+    result = evaluate_flakiness_gate(
+        rate=rate,
+        budget_percent=budget,
+        entries=entries,
+        collected=collected,
+        today=dt.date.today(),
+    )
+    output = Path(arguments.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+    verdict = "PASS" if result.passed else "FAIL"
+    print(
+        f"flakiness gate: {verdict}: flaky rate {rate.percent:.1f}% ({rate.flaky}/{rate.tests} "
+        f"tests, last {rate.runs} runs), budget {budget:g}%; {len(entries)} quarantine entries"
+    )
+    for problem in result.problems:
+        print(f"  {problem}")
+    return 0 if result.passed else 1
