@@ -244,6 +244,22 @@ def test_unreachable_required_redis_fails_the_session_with_one_line(
 
 
 @DEFAULT
+def test_make_help_lists_the_tiers_testkit_names(default_project: Path) -> None:
+    # One list of tiers: make reads make/tiers.mk, which `testkit tiers --make` writes.
+    tiers = ok(run(default_project, ".venv/bin/testkit", "tiers")).splitlines()
+    expected = [
+        f"test-{name} {text}"
+        for name, _, text in (line.partition(" ") for line in tiers)
+        if (default_project / "tests" / name).is_dir()
+    ]
+    helped = ok(make(default_project, "--no-print-directory", "-s", "help-tiers")).splitlines()
+    assert [" ".join(line.split()) for line in helped] == [
+        " ".join(line.split()) for line in expected
+    ]
+    assert len(expected) == 12
+
+
+@DEFAULT
 def test_make_help_lists_the_targets(default_project: Path) -> None:
     result = make(default_project, "help", timeout=60)
     ok(result)

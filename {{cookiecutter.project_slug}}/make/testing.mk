@@ -1,10 +1,12 @@
 # make/testing.mk: every test target of the framework.
 #
-# Self-contained on purpose: an existing repository can copy this file and
+# Self-contained on purpose: an existing repository can copy this file, make/tiers.mk and
 # packages/testkit, add `include make/testing.mk` to its Makefile, and get the same
 # targets. It bootstraps uv when none is on PATH and rebuilds .venv only when a
 # pyproject.toml or uv.lock changed.
 
+# This file's directory (read before any other include changes MAKEFILE_LIST).
+MAKE_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
 PYTHON ?= python3
 VENV ?= .venv
 TOOLS_DIR ?= .tools
@@ -63,20 +65,10 @@ test: install | $(REPORTS_DIR) ## Run the whole suite (JUnit XML in reports/)
 
 # One target per tier folder that exists: test-unit, test-integration, ... A tier's marker is
 # added by testkit from the folder, so `-m <tier>` selects exactly that folder's tests.
-KNOWN_TIERS := unit property integration e2e contract rag realtime security adversarial observability chaos perf
-TIERS := $(filter $(KNOWN_TIERS),$(patsubst tests/%/,%,$(wildcard tests/*/)))
-TIER_HELP_unit := pure logic, no I/O
-TIER_HELP_property := hypothesis on real invariants
-TIER_HELP_integration := real Postgres / Redis / NATS
-TIER_HELP_e2e := journeys against a real uvicorn process (LIVE_SMOKE: TEST_BASE_URL)
-TIER_HELP_contract := API contracts: OpenAPI breaking-change diffs and consumer contracts
-TIER_HELP_rag := retrieval isolation, recall@k against a floor, citations
-TIER_HELP_realtime := event fan-out: isolation, ordering, slow consumers
-TIER_HELP_security := authn/authz, isolation, injection, SSRF, network guard, log hygiene
-TIER_HELP_adversarial := prompt injection and hostile input, gated by a failure budget
-TIER_HELP_observability := metrics and SLO checks
-TIER_HELP_chaos := fault injection with recovery and no data loss
-TIER_HELP_perf := load profiles and the performance gate
+# The tier names and descriptions: make/tiers.mk, written by `testkit tiers --make` (one list).
+include $(MAKE_DIR)tiers.mk
+# The tiers this project has a folder for, in that order.
+TIERS := $(foreach tier,$(KNOWN_TIERS),$(if $(wildcard tests/$(tier)/),$(tier)))
 
 # Each tier target collects only its own folders (tests/<tier>, packages/*/tests/<tier>), so a
 # module that fails to import breaks its tier and `make test`, not every tier.
@@ -87,6 +79,10 @@ test-$(1): install
 	$$(PYTEST) -m $(1) $$(call tier_paths,$(1)) $$(ARGS)
 endef
 $(foreach tier,$(TIERS),$(eval $(call tier_target,$(tier))))
+
+.PHONY: tiers-fragment
+tiers-fragment: install ## Rewrite make/tiers.mk from testkit's list of tiers (testkit tiers --make)
+	$(VENV)/bin/testkit tiers --make > $(MAKE_DIR)tiers.mk
 
 .PHONY: help-tiers
 help-tiers:

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "testkit.diff_coverage",
     "testkit.gates_command",
     "testkit.dependencies",
+    "testkit.tiers",
 )
 
 

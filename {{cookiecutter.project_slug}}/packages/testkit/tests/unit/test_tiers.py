@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import pytest
 
-from testkit.tiers import TIERS, tier_of
+from testkit.tiers import TIERS, make_fragment, tier_of
 
 
 def test_there_are_twelve_tiers() -> None:
@@ -30,3 +30,21 @@ def test_the_tier_is_the_first_tier_folder_right_after_a_tests_folder(
     path: str, tier: str | None
 ) -> None:
     assert tier_of(PurePosixPath(path)) == tier
+
+
+def test_the_make_fragment_is_the_one_the_tiers_write() -> None:
+    # packages/testkit/tests/unit/ -> the project root, where make/tiers.mk lives in a bake.
+    fragment = Path(__file__).resolve().parents[4] / "make" / "tiers.mk"
+    if not fragment.is_file():
+        pytest.skip("testkit outside its project: no make/tiers.mk to compare")
+    assert fragment.read_text(encoding="utf-8") == make_fragment(), (
+        "make/tiers.mk differs from testkit.tiers.TIERS: run `make tiers-fragment`"
+    )
+
+
+def test_the_fragment_defines_every_tier_and_its_help_in_order() -> None:
+    lines = make_fragment().splitlines()
+    assert f"KNOWN_TIERS := {' '.join(TIERS)}" in lines
+    assert [line.split(" := ")[0] for line in lines if line.startswith("TIER_HELP_")] == [
+        f"TIER_HELP_{name}" for name in TIERS
+    ]
