@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 from _bake import TEMPLATE_ROOT, TOOLS_BIN, bake, clean_env, cruft_create_command
@@ -16,6 +21,34 @@ PACKAGE = "a lowercase Python identifier"
 TEXT = "text without control characters, tabs or line breaks"
 EMAIL = "an email address like jane@example.com"
 YES_NO = "'yes', 'no'"
+
+
+PROJECT_SETTINGS = (
+    TEMPLATE_ROOT / "{{cookiecutter.project_slug}}/packages/testkit/src/testkit/project_settings.py"
+)
+
+
+def project_settings() -> ModuleType:
+    """testkit's [tool.testkit] schema, loaded from the template (standard library only)."""
+    spec = importlib.util.spec_from_file_location("template_project_settings", PROJECT_SETTINGS)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def hook_rules() -> dict[str, Any]:
+    """The pre-generation hook's RULES, its Jinja placeholders (the answers) blanked out."""
+    text = (TEMPLATE_ROOT / "hooks" / "pre_gen_project.py").read_text(encoding="utf-8")
+    module = ModuleType("template_pre_gen_hook")
+    sys.modules[module.__name__] = module
+    exec(
+        compile(re.sub(r"\{\{[^}]*\}\}", "''", text), "pre_gen_project.py", "exec"), module.__dict__
+    )
+    rules: dict[str, object] = module.RULES
+    return rules
 
 
 def percent(high: int, low: int = 0) -> str:
@@ -219,6 +252,9 @@ def test_boundary_values_are_accepted(
     assert project.name == slug
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     assert pyproject["project"]["name"] == slug
+    # Every gate reads [tool.testkit] through testkit's one reader: it takes these values.
+    settings = project_settings().read_project_settings(project / "pyproject.toml")
+    assert settings.number("perf_p95_pct") == 1.0
     assert pyproject["tool"]["testkit"] == {
         "coverage_threshold": 0,
         "flaky_budget_percent": 100,
@@ -294,3 +330,24 @@ def test_cruft_create_rejects_bad_option_and_leaves_nothing(
     ]
     assert list(output.iterdir()) == []
     assert list((tmp_path / "tmp").iterdir()) == [], "cruft's clone or a hook copy was left"
+
+
+def test_the_hook_and_testkits_schema_agree_on_every_gate_limit() -> None:
+    schema = project_settings()
+    rules = hook_rules()
+    shared = [key for key in rules if key in schema.BY_KEY]
+    assert shared == [
+        "coverage_threshold",
+        "flaky_budget_percent",
+        "perf_p50_pct",
+        "perf_p95_pct",
+        "perf_p99_pct",
+        "perf_throughput_pct",
+        "adversarial_budget_percent",
+    ]
+    for key in shared:
+        setting = schema.BY_KEY[key]
+        low, high = int(setting.low), int(setting.high)
+        for value in (low - 1, low, low + 1, high - 1, high, high + 1):
+            # The hook takes whole numbers (cookiecutter answers); pyproject.toml any number.
+            assert rules[key].accepts(str(value)) == setting.accepts(float(value)), (key, value)

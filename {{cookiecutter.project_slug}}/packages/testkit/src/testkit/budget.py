@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
 
 from testkit import options
+from testkit.project_settings import ProjectSettingsError, read_project_settings
 
 TIER_MARKER = "adversarial"
 CATEGORY = "budgeted"
-DEFAULT_BUDGET_PERCENT = 15.0
+BUDGET_KEY = "adversarial_budget_percent"
 REPORT_PATH = Path("reports") / "adversarial.json"
 
 
@@ -70,15 +70,11 @@ def resolve_budget(config: pytest.Config) -> float:
     explicit = options.get_setting(config, options.ADVERSARIAL_BUDGET)
     if explicit is not None:
         return parse_budget(explicit, source=options.ADVERSARIAL_BUDGET.flag)
-    pyproject = config.rootpath / "pyproject.toml"
-    if pyproject.is_file():
-        table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("testkit", {})
-        if "adversarial_budget_percent" in table:
-            return parse_budget(
-                table["adversarial_budget_percent"],
-                source=f"[tool.testkit] adversarial_budget_percent in {pyproject}",
-            )
-    return DEFAULT_BUDGET_PERCENT
+    try:
+        settings = read_project_settings(config.rootpath / "pyproject.toml")
+    except ProjectSettingsError as error:
+        raise pytest.UsageError(str(error)) from None
+    return settings.number(BUDGET_KEY)
 
 
 def _is_adversarial(report: pytest.TestReport) -> bool:

@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "testkit.gates_command",
     "testkit.dependencies",
     "testkit.tiers",
+    "testkit.project_settings",
 )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import tomllib
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from testkit.analytics.quarantine import (
     expired_entries,
     load_quarantine,
 )
+from testkit.project_settings import DEFAULTS, read_project_settings
 
 REPORTS = Path("reports")
 GATES_JSON = REPORTS / "gates.json"
@@ -54,40 +54,23 @@ class GateResult:
         return self.verdict is Verdict.PASS
 
 
-class GateConfigError(Exception):
-    """A limit in [tool.testkit] that is not a number in its allowed range (one-line message)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The gate limits of [tool.testkit]; the defaults are the template's option defaults."""
+    """The gate limits (testkit.project_settings holds their ranges and defaults)."""
 
-    coverage_threshold: float = 80.0
-    flaky_budget_percent: float = 5.0
-    adversarial_budget_percent: float = 15.0
+    coverage_threshold: float = DEFAULTS.number("coverage_threshold")
+    flaky_budget_percent: float = DEFAULTS.number("flaky_budget_percent")
+    adversarial_budget_percent: float = DEFAULTS.number("adversarial_budget_percent")
 
 
 def read_limits(pyproject: Path) -> Limits:
-    """[tool.testkit]'s limits; a missing key keeps its default, a bad value is an error."""
-    if not pyproject.is_file():
-        return Limits()
-    try:
-        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise GateConfigError(f"{pyproject} is not valid TOML: {error}") from error
-    table = document.get("tool", {}).get("testkit", {})
-    values: dict[str, float] = {}
-    for key in ("coverage_threshold", "flaky_budget_percent", "adversarial_budget_percent"):
-        if key in table:
-            values[key] = _percent(table[key], f"[tool.testkit] {key} in {pyproject}")
-    return Limits(**values)
+    """[tool.testkit]'s limits; a missing key keeps its default, a bad value is an error
+    (ProjectSettingsError)."""
+    settings = read_project_settings(pyproject)
+    return Limits(*(settings.number(key) for key in LIMIT_KEYS))
 
 
-def _percent(raw: object, source: str) -> float:
-    value = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else math.nan
-    if not 0.0 <= value <= 100.0:
-        raise GateConfigError(f"{source} must be a number from 0 to 100, got {raw!r}")
-    return value
+LIMIT_KEYS = ("coverage_threshold", "flaky_budget_percent", "adversarial_budget_percent")
 
 
 # --- reading the reports --------------------------------------------------------------------

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from testkit import gates, options
 from testkit.analytics.quarantine import DEFAULT_PATH as DEFAULT_QUARANTINE
-from testkit.gates import GATES, GATES_JSON, REPORTS, GateConfigError, Inputs, evaluate, read_limits
+from testkit.gates import GATES, GATES_JSON, REPORTS, Inputs, evaluate, read_limits
 from testkit.gates_report import render_table, write_outputs
+from testkit.project_settings import ProjectSettingsError
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,7 +42,7 @@ def run_gates(arguments: argparse.Namespace) -> int:
     root: Path = arguments.root
     try:
         limits = read_limits(root / "pyproject.toml")
-    except GateConfigError as error:
+    except ProjectSettingsError as error:
         print(f"testkit gates: {error}")
         return 2
     reports: Path = arguments.reports or root / REPORTS

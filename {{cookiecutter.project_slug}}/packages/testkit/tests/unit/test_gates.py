@@ -11,7 +11,8 @@ import pytest
 from testkit import gates, gates_report
 from testkit.cli import main
 from testkit.diff_coverage import choose_base
-from testkit.gates import GateConfigError, GateResult, Verdict
+from testkit.gates import GateResult, Verdict
+from testkit.project_settings import ProjectSettingsError
 
 TODAY = dt.date(2026, 6, 1)
 
@@ -347,7 +348,7 @@ def test_limits_come_from_tool_testkit_with_defaults_for_missing_keys(tmp_path: 
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text("[tool.testkit]\ncoverage_threshold = 90\n", encoding="utf-8")
 
-    assert gates.read_limits(pyproject) == gates.Limits(coverage_threshold=90.0)
+    assert gates.read_limits(pyproject) == gates.Limits(90.0, 5.0, 15.0)
 
 
 @pytest.mark.parametrize("raw", ['"eighty"', "101", "-1", "true"])
@@ -356,7 +357,7 @@ def test_a_bad_limit_is_one_line_naming_the_key_and_the_range(tmp_path: Path, ra
     pyproject.write_text(f"[tool.testkit]\nflaky_budget_percent = {raw}\n", encoding="utf-8")
 
     expected = r"flaky_budget_percent .* must be a number from 0 to 100"
-    with pytest.raises(GateConfigError, match=expected):
+    with pytest.raises(ProjectSettingsError, match=expected):
         gates.read_limits(pyproject)
 
 

@@ -6,7 +6,6 @@ import pytest
 
 from testkit.perf.figures import Figures, WindowFigures
 from testkit.perf.gate import (
-    LimitsError,
     PerfLimits,
     PerfVerdict,
     compare_pairs,
@@ -14,6 +13,7 @@ from testkit.perf.gate import (
     load_limits,
 )
 from testkit.perf.render import format_table
+from testkit.project_settings import ProjectSettingsError
 
 pytest.importorskip("scipy", reason="the gate's statistics need the testkit[perf] extra")
 
@@ -219,7 +219,7 @@ def test_a_bad_limit_is_refused_naming_the_key(tmp_path: Path) -> None:
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[tool.testkit]\nperf_p95_pct = "fast"\n')
 
-    with pytest.raises(LimitsError, match=r"perf_p95_pct .* must be a percentage above 0"):
+    with pytest.raises(ProjectSettingsError, match=r"perf_p95_pct .* must be a number above 0"):
         load_limits(pyproject)
 
 
@@ -237,7 +237,7 @@ def test_a_limit_outside_its_range_is_refused_with_the_range(
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text(f"[tool.testkit]\n{key} = {value}\n")
 
-    with pytest.raises(LimitsError, match=rf"{key} .* above 0 and at most {highest}, got {value}"):
+    with pytest.raises(ProjectSettingsError, match=rf"{key} .* above 0 to {highest}, got {value}"):
         load_limits(pyproject)
 
 

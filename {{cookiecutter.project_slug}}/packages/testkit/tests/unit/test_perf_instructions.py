@@ -14,15 +14,14 @@ from testkit.perf import instructions
 from testkit.perf.benchmark_module import BenchmarkError, discover, source_roots
 from testkit.perf.callgrind import Counted, parse_total, segments_of
 from testkit.perf.instruction_gate import (
-    DEFAULT_LIMIT_PCT,
     Environment,
-    InstructionLimitError,
     InstructionVerdict,
     compare_counts,
     environment_differences,
     format_table,
     load_limit,
 )
+from testkit.project_settings import ProjectSettingsError
 
 HERE = Environment(
     python="CPython 3.11.7",
@@ -136,7 +135,7 @@ def test_the_report_names_each_verdict_as_text() -> None:
 
 def test_the_limit_defaults_to_two_percent(tmp_path: Path) -> None:
     pyproject = tmp_path / "pyproject.toml"
-    assert load_limit(pyproject) == DEFAULT_LIMIT_PCT == 2.0
+    assert load_limit(pyproject) == 2.0
     pyproject.write_text("[tool.testkit]\nperf_p50_pct = 10\n")
     assert load_limit(pyproject) == 2.0
 
@@ -155,13 +154,13 @@ def test_a_limit_outside_0_to_100_is_refused_naming_key_file_and_range(
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text(f"[tool.testkit]\nperf_instructions_pct = {raw}\n")
 
-    with pytest.raises(InstructionLimitError) as caught:
+    with pytest.raises(ProjectSettingsError) as caught:
         load_limit(pyproject)
 
     message = str(caught.value)
     assert "[tool.testkit] perf_instructions_pct" in message
     assert str(pyproject) in message
-    assert "above 0 and at most 100" in message
+    assert "a number above 0 to 100" in message
 
 
 # --- the environment a baseline was recorded in ---------------------------------------------

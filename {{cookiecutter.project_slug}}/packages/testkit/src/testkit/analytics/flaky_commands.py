@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,27 +17,18 @@ from testkit.analytics.command_support import (
     read_quarantine,
 )
 from testkit.analytics.flakiness_report import RerunError, collect_nodeids
+from testkit.project_settings import ProjectSettingsError, read_project_settings
 from testkit.analytics.flaky import evaluate_flakiness_gate, flaky_rate, flaky_tests
 
-DEFAULT_FLAKY_BUDGET = 5.0
 GATE_REPORT = Path("reports") / "flakiness-gate.json"
 
 
 def _flaky_budget(rootdir: Path) -> float:
-    pyproject = rootdir / "pyproject.toml"
-    if not pyproject.is_file():
-        return DEFAULT_FLAKY_BUDGET
     try:
-        table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("testkit", {})
-    except tomllib.TOMLDecodeError as error:
-        raise CommandError(f"{pyproject} is not valid TOML: {error}") from None
-    raw = table.get("flaky_budget_percent", DEFAULT_FLAKY_BUDGET)
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= 100:
-        raise CommandError(
-            f"[tool.testkit] flaky_budget_percent in {pyproject} must be a number from 0 to 100, "
-            f"got {raw!r}"
-        )
-    return float(raw)
+        settings = read_project_settings(rootdir / "pyproject.toml")
+    except ProjectSettingsError as error:
+        raise CommandError(str(error)) from None
+    return settings.number("flaky_budget_percent")
 
 
 def run_flaky(arguments: argparse.Namespace) -> int:

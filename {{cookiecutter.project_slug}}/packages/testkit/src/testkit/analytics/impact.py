@@ -21,7 +21,6 @@ header; testkit.analytics.changes says what changed.
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -29,20 +28,8 @@ from pathlib import Path, PurePosixPath
 from testkit.analytics.changes import Change
 from testkit.analytics.impact_map import ImpactMap, ImpactMapError, read_map
 from testkit.analytics.source_outline import file_digest, outline_source
+from testkit.project_settings import DEFAULT_ALWAYS_RUN, DEFAULT_IGNORE, read_project_settings
 
-DEFAULT_ALWAYS_RUN = (
-    "**/migrations/**",
-    "*.sql",
-    "tests/_fixtures/**",
-    "conftest.py",
-    "pyproject.toml",
-    "uv.lock",
-    "alembic.ini",
-    "pytest.ini",
-    "setup.cfg",
-    "tox.ini",
-)
-DEFAULT_IGNORE = ("*.md", "docs/**", "LICENSE")
 DEFAULT_TEST_PATTERNS = ("test_*.py", "*_test.py")
 MAX_NAMED = 4  # reasons name at most this many functions or files, then count the rest
 
@@ -250,22 +237,10 @@ def format_selection(selection: Selection, *, total: int, selected: int, unknown
 
 def load_rules(root: Path, test_patterns: Sequence[str] = DEFAULT_TEST_PATTERNS) -> ImpactRules:
     """[tool.testkit] impact_always_run / impact_ignore in pyproject.toml, else the defaults."""
-    pyproject = root / "pyproject.toml"
-    table: dict[str, object] = {}
-    if pyproject.is_file():
-        table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("testkit", {})
-
-    def patterns(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = table.get(key, default)
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ValueError(
-                f"[tool.testkit] {key} in {pyproject} must be a list of glob strings, got {value!r}"
-            )
-        return tuple(value)
-
+    settings = read_project_settings(root / "pyproject.toml")
     return ImpactRules(
-        always_run=patterns("impact_always_run", DEFAULT_ALWAYS_RUN),
-        ignore=patterns("impact_ignore", DEFAULT_IGNORE),
+        always_run=settings.globs("impact_always_run"),
+        ignore=settings.globs("impact_ignore"),
         test_patterns=tuple(test_patterns) or DEFAULT_TEST_PATTERNS,
     )
 

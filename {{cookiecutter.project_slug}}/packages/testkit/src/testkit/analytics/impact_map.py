@@ -29,7 +29,6 @@ MAP_VERSION = 1
 TEST_CONTEXT = "t:"
 FIXTURE_CONTEXT = "f:"
 SESSION_CONTEXT = "s"
-DEFAULT_SOURCES = ("packages/*/src", "packages/*/tests", "services/*/src", "tests")
 
 
 class ImpactMapError(Exception):

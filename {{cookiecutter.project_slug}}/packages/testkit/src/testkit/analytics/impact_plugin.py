@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from testkit import options
 from testkit.analytics.changes import Change, ChangeError, change_from_files, change_from_git
 from testkit.analytics.impact import Selection, format_selection, load_rules, selection_for
 from testkit.analytics.recorder import note_selection
+from testkit.project_settings import ProjectSettingsError, read_project_settings
 
 
 class ImpactSelector:
@@ -57,18 +57,10 @@ def map_path(config: pytest.Config) -> Path:
 def impact_sources(root: Path) -> list[str]:
     """[tool.testkit] impact_sources: globs of the roots to measure (default: every package's
     src and tests, every service's src, tests/)."""
-    from testkit.analytics.impact_map import DEFAULT_SOURCES
-
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("testkit", {})
-        value = table.get("impact_sources", list(DEFAULT_SOURCES))
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return value
-        raise pytest.UsageError(
-            f"[tool.testkit] impact_sources in {pyproject} must be a list of globs, got {value!r}"
-        )
-    return list(DEFAULT_SOURCES)
+    try:
+        return list(read_project_settings(root / "pyproject.toml").globs("impact_sources"))
+    except ProjectSettingsError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def register_impact(config: pytest.Config) -> None:

@@ -5,7 +5,6 @@ data, or None when its input is missing; testkit.analytics.report_panels draws i
 from __future__ import annotations
 
 import json
-import tomllib
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -16,6 +15,7 @@ from testkit.analytics.history import Result, Run, open_history
 from testkit.analytics.perf_history import SeriesKey, perf_series
 from testkit.analytics.quarantine import QuarantineError, load_quarantine
 from testkit.perf.gate import TOTAL
+from testkit.project_settings import ProjectSettingsError, read_project_settings
 
 TREND_RUNS = 30
 PERF_TREND_RUNS = 100  # newest perf runs per series on the perf trend chart
@@ -151,13 +151,8 @@ def gather_perf(
 
 
 def coverage_threshold(root: Path) -> float | None:
-    pyproject = root / "pyproject.toml"
-    if not pyproject.is_file():
+    """The coverage gate's floor; None when [tool.testkit] cannot be read (the gate says why)."""
+    try:
+        return read_project_settings(root / "pyproject.toml").number("coverage_threshold")
+    except ProjectSettingsError:
         return None
-    value = (
-        tomllib.loads(pyproject.read_text())
-        .get("tool", {})
-        .get("testkit", {})
-        .get("coverage_threshold")
-    )
-    return float(value) if isinstance(value, int | float) else None

@@ -23,6 +23,7 @@ from testkit.perf.runner import LoadError
 from testkit.perf.stats import StatsUnavailable
 from testkit.perf.target import TargetError
 from testkit.perf.worktree import RevisionError
+from testkit.project_settings import ProjectSettingsError
 from testkit.server import ServerStartError
 
 
@@ -151,7 +152,13 @@ def _guarded(handler: Callable[[PerfRequest], int]) -> Callable[[argparse.Namesp
     def run(arguments: argparse.Namespace) -> int:
         try:
             return handler(request_from(arguments))
-        except (PerfUsageError, ProfileError, gate.LimitsError, RevisionError) as error:
+        except (
+            PerfUsageError,
+            ProfileError,
+            gate.LimitsError,
+            ProjectSettingsError,
+            RevisionError,
+        ) as error:
             print(f"testkit perf: {error}", flush=True)
             return 2
         except (TargetError, ServerStartError, LoadError, StatsUnavailable) as error:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import enum
 import math
 import statistics
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 
 from testkit.perf.figures import Figures, WindowFigures
 from testkit.perf.stats import Alternative, mann_whitney_p, wilcoxon_p
+from testkit.project_settings import DEFAULTS, read_project_settings
 
 TOTAL = "total"
 LATENCY_METRICS = ("p50_ms", "p95_ms", "p99_ms")
@@ -41,10 +41,7 @@ LIMIT_KEYS = {
     "p99_ms": "perf_p99_pct",
     THROUGHPUT: "perf_throughput_pct",
 }
-DEFAULT_LIMITS = {"p50_ms": 10.0, "p95_ms": 15.0, "p99_ms": 20.0, THROUGHPUT: 5.0}
-# The largest limit each accepts (the pre-generation hook's ranges agree): throughput cannot
-# drop by more than all of it.
-LIMIT_HIGHEST = {"p50_ms": 1000.0, "p95_ms": 1000.0, "p99_ms": 1000.0, THROUGHPUT: 100.0}
+DEFAULT_LIMITS = {metric: DEFAULTS.number(key) for metric, key in LIMIT_KEYS.items()}
 DEFAULT_ALPHA = 0.05
 # Errors are not noise: more than this many percentage points above the baseline fails outright.
 DEFAULT_ERROR_RATE_PP = 1.0
@@ -63,7 +60,7 @@ class PerfVerdict(enum.StrEnum):
 
 
 class LimitsError(ValueError):
-    """A limit in [tool.testkit] is not a usable percentage; the message names it."""
+    """The statistics' knobs are out of range; the message names which."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,22 +81,8 @@ class PerfLimits:
 
 def load_limits(pyproject: Path, *, alpha: float = DEFAULT_ALPHA) -> PerfLimits:
     """The limits from ``[tool.testkit]`` of ``pyproject`` (the SPEC's defaults where unset)."""
-    table: Mapping[str, Any] = {}
-    if pyproject.is_file():
-        table = (
-            tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("testkit", {})
-        )
-    percent = dict(DEFAULT_LIMITS)
-    for metric, key in LIMIT_KEYS.items():
-        if key not in table:
-            continue
-        raw, high = table[key], LIMIT_HIGHEST[metric]
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw <= high:
-            raise LimitsError(
-                f"[tool.testkit] {key} in {pyproject} must be a percentage above 0 and at most "
-                f"{high:g}, got {raw!r}"
-            )
-        percent[metric] = float(raw)
+    settings = read_project_settings(pyproject)
+    percent = {metric: settings.number(key) for metric, key in LIMIT_KEYS.items()}
     if not 0.0 < alpha < 1.0:
         raise LimitsError(f"alpha must be between 0 and 1, got {alpha}")
     return PerfLimits(percent=percent, alpha=alpha)

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import enum
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from testkit.project_settings import read_project_settings
+
 LIMIT_KEY = "perf_instructions_pct"
-DEFAULT_LIMIT_PCT = 2.0
-MAX_LIMIT_PCT = 100.0
 
 
 class InstructionVerdict(enum.StrEnum):
@@ -32,29 +31,9 @@ class InstructionVerdict(enum.StrEnum):
     MISSING = "MISSING"
 
 
-class InstructionLimitError(ValueError):
-    """``perf_instructions_pct`` is not a usable percentage; the message names key and file."""
-
-
 def load_limit(pyproject: Path) -> float:
-    """``[tool.testkit] perf_instructions_pct`` of ``pyproject``; the default when unset."""
-    if not pyproject.is_file():
-        return DEFAULT_LIMIT_PCT
-    try:
-        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise InstructionLimitError(f"{pyproject} is not valid TOML: {error}") from error
-    table = document.get("tool", {}).get("testkit", {})
-    if LIMIT_KEY not in table:
-        return DEFAULT_LIMIT_PCT
-    raw = table[LIMIT_KEY]
-    value = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else math.nan
-    if not 0.0 < value <= MAX_LIMIT_PCT:
-        raise InstructionLimitError(
-            f"[tool.testkit] {LIMIT_KEY} in {pyproject} must be a number above 0 and at most "
-            f"{MAX_LIMIT_PCT:g} (percent), got {raw!r}"
-        )
-    return value
+    """``[tool.testkit] perf_instructions_pct`` of ``pyproject`` (ProjectSettingsError if bad)."""
+    return read_project_settings(pyproject).number(LIMIT_KEY)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,10 @@ from testkit.perf.callgrind import Counted, Plan, ValgrindMissing
 from testkit.perf.instruction_baseline import BaselineError, Recorded, read_baseline, write_baseline
 from testkit.perf.instruction_gate import (
     InstructionGateResult,
-    InstructionLimitError,
     InstructionVerdict,
 )
 from testkit.perf.worktree import RevisionError, base_worktree
+from testkit.project_settings import ProjectSettingsError
 
 BENCHMARKS = Path("tests/perf/instruction_benchmarks.py")
 BASELINE = Path("perf/baselines/instructions.json")
@@ -151,7 +151,7 @@ def _guarded(
             return handler(request_from(arguments))
         except (
             InstructionUsageError,
-            InstructionLimitError,
+            ProjectSettingsError,
             BaselineError,
             RevisionError,
             BenchmarkError,
