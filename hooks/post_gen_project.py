@@ -44,6 +44,7 @@ REMOVALS = (
             "tests/_fixtures/service.py",
             "tests/_fixtures/generate.py",
             "tests/_fixtures/chaos.py",
+            "tests/chaos/conftest.py",
             "tests/*/test_*.py",
             "tests/cassettes/test_*",
         ),

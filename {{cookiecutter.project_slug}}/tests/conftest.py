@@ -14,8 +14,6 @@ pytest_plugins = [
     # Before factories, which imports it: pytest must register a plugin module before
     # anything else imports it, or it cannot rewrite that module's asserts.
     "_fixtures.service",
-    # The chaos scenarios' harness (tests/chaos): service processes on broken dependencies.
-    "_fixtures.chaos",
 {%- endif %}
     "_fixtures.factories",
 ]
