@@ -170,7 +170,6 @@ security-gate: install | $(REPORTS_DIR) ## The security tier must pass: authn/au
 	$(PYTEST) -m security $(call tier_paths,security) --junitxml=$(REPORTS_DIR)/security.xml $(ARGS)
 
 # --- chaos: fault proxy, killable servers, scenarios ---------------------------------------
-# (chaos section)
 # A scenario is a file: tests/chaos/test_<name>.py is scenario <name>. The list is read from
 # the folder, so a new scenario file is runnable by name with no change here.
 CHAOS_DIR := tests/chaos
@@ -186,7 +185,6 @@ chaos-scenario: install ## One chaos scenario alone: make chaos-scenario SCENARI
 	$(PYTEST) -m chaos $(CHAOS_DIR)/test_$(SCENARIO).py $(ARGS)
 
 # --- perf: locust profiles, baselines, performance gate, A/B -------------------------------
-# (perf section)
 # `testkit perf` does the work (packages/testkit/src/testkit/perf): it starts the service in a
 # real uvicorn process against the resolved infrastructure (TEST_*_URL, else local binaries) on a
 # fresh migrated database, or loads TEST_BASE_URL (with TEST_ADMIN_TOKEN), runs locust, and
@@ -253,7 +251,6 @@ perf-instructions-baseline: install ## Record perf/baselines/instructions.json (
 	$(VENV)/bin/testkit perf instructions-baseline $(ARGS)
 
 # --- analytics: history, durations, flakiness, quarantine, replay ---------------------------
-# (analytics section)
 # Every pytest run appends to .testkit/history.db (TESTKIT_HISTORY=off: no recording).
 RUNS ?= 30
 ALL ?=
@@ -287,7 +284,6 @@ replay: install ## Re-run a recorded run's tests with its seed, order and mode (
 	$(ANALYTICS_TESTKIT) replay "$(RUN)" $(if $(ARGS),-- $(ARGS))
 
 # --- impact selection and the report dashboard ----------------------------------------------
-# (impact section)
 IMPACT_MAP ?= .testkit/impact-map.json
 CHANGED_FILES ?=
 

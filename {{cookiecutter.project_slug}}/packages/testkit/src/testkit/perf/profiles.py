@@ -26,10 +26,6 @@ class Profile:
     warmup_s: float
     scalable: bool = True
 
-    @property
-    def ramp_s(self) -> float:
-        return self.users / self.spawn_rate
-
 
 PROFILES: dict[str, Profile] = {
     profile.name: profile
