@@ -31,8 +31,8 @@ TEMPLATE_CHANGES = (
     ),
     (
         f"{PROJECT_DIR}/make/testing.mk",
-        "TIER_HELP_unit := pure logic, no I/O",
-        "TIER_HELP_unit := pure logic, no I/O, under a second each",
+        "# The tiers this project has a folder for, in that order.",
+        "# The tiers this project has a folder for, in the order of make/tiers.mk.",
     ),
     (
         f"{PROJECT_DIR}/pyproject.toml",

@@ -61,12 +61,14 @@ $(REPORTS_DIR):
 
 .PHONY: test
 test: install | $(REPORTS_DIR) ## Run the whole suite (JUnit XML in reports/)
-	$(PYTEST) --junitxml=$(REPORTS_DIR)/junit.xml $(ARGS)
+	$(PYTEST) --junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 # One target per tier folder that exists: test-unit, test-integration, ... A tier's marker is
 # added by testkit from the folder, so `-m <tier>` selects exactly that folder's tests.
 # The tier names and descriptions: make/tiers.mk, written by `testkit tiers --make` (one list).
 include $(MAKE_DIR)tiers.mk
+# The report file names: make/report-files.mk, written by `testkit report-files --make`.
+include $(MAKE_DIR)report-files.mk
 # The tiers this project has a folder for, in that order.
 TIERS := $(foreach tier,$(KNOWN_TIERS),$(if $(wildcard tests/$(tier)/),$(tier)))
 
@@ -80,6 +82,10 @@ test-$(1): install
 endef
 $(foreach tier,$(TIERS),$(eval $(call tier_target,$(tier))))
 
+.PHONY: report-files-fragment
+report-files-fragment: install ## Rewrite make/report-files.mk from testkit's report paths (testkit report-files --make)
+	$(VENV)/bin/testkit report-files --make > $(MAKE_DIR)report-files.mk
+
 .PHONY: tiers-fragment
 tiers-fragment: install ## Rewrite make/tiers.mk from testkit's list of tiers (testkit tiers --make)
 	$(VENV)/bin/testkit tiers --make > $(MAKE_DIR)tiers.mk
@@ -90,8 +96,8 @@ help-tiers:
 
 .PHONY: test-coverage
 test-coverage: install | $(REPORTS_DIR) ## Whole suite with coverage (XML + HTML in reports/)
-	$(PYTEST) --cov --cov-report=term --cov-report=xml:$(REPORTS_DIR)/coverage.xml \
-		--cov-report=html:$(REPORTS_DIR)/coverage-html --junitxml=$(REPORTS_DIR)/junit.xml $(ARGS)
+	$(PYTEST) --cov --cov-report=term --cov-report=xml:$(REPORTS_DIR)/$(COVERAGE_REPORT) \
+		--cov-report=html:$(REPORTS_DIR)/$(COVERAGE_HTML_REPORT) --junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 # CI shards: pytest-split balances SHARDS slices by the durations test-durations recorded
 # (an even split by count until there are some).
@@ -167,7 +173,7 @@ adversarial-gate: install | $(REPORTS_DIR) ## Adversarial tier vs adversarial_bu
 # --- security gate (helper INGEST) ---------------------------------------------------------
 .PHONY: security-gate
 security-gate: install | $(REPORTS_DIR) ## The security tier must pass: authn/authz, cross-tenant, injection, SSRF (reports/security.xml)
-	$(PYTEST) -m security $(call tier_paths,security) --junitxml=$(REPORTS_DIR)/security.xml $(ARGS)
+	$(PYTEST) -m security $(call tier_paths,security) --junitxml=$(REPORTS_DIR)/$(SECURITY_REPORT) $(ARGS)
 
 # --- chaos: fault proxy, killable servers, scenarios ---------------------------------------
 # A scenario is a file: tests/chaos/test_<name>.py is scenario <name>. The list is read from
@@ -177,7 +183,7 @@ CHAOS_SCENARIOS := $(sort $(patsubst $(CHAOS_DIR)/test_%.py,%,$(wildcard $(CHAOS
 
 .PHONY: chaos
 chaos: install | $(REPORTS_DIR) ## Every chaos scenario: faults injected, recovery and no data loss checked (reports/chaos.xml)
-	$(PYTEST) -m chaos $(CHAOS_DIR) --junitxml=$(REPORTS_DIR)/chaos.xml $(ARGS)
+	$(PYTEST) -m chaos $(CHAOS_DIR) --junitxml=$(REPORTS_DIR)/$(CHAOS_REPORT) $(ARGS)
 
 .PHONY: chaos-scenario
 chaos-scenario: install ## One chaos scenario alone: make chaos-scenario SCENARIO=<name> (a wrong name lists them)
@@ -244,7 +250,7 @@ perf-micro-baseline: install ## Save the micro-benchmarks under perf/baselines/m
 .PHONY: perf-instructions
 perf-instructions: install | $(REPORTS_DIR) ## Instructions per call of the hot paths (callgrind) vs BASE=<ref> or the baseline: fail beyond perf_instructions_pct
 	$(VENV)/bin/testkit perf instructions $(if $(BASE),--base '$(BASE)') \
-		--report $(REPORTS_DIR)/perf-instructions.json $(ARGS)
+		--report $(REPORTS_DIR)/$(PERF_INSTRUCTIONS_REPORT) $(ARGS)
 
 .PHONY: perf-instructions-baseline
 perf-instructions-baseline: install ## Record perf/baselines/instructions.json (what perf-instructions compares with without BASE)
@@ -271,8 +277,8 @@ flakiness-report: install | $(REPORTS_DIR) ## Rerun suspects RUNS times (default
 
 .PHONY: flakiness-gate
 flakiness-gate: install | $(REPORTS_DIR) ## Fail on an expired or unknown quarantine entry, or a flaky rate over flaky_budget_percent
-	rm -f $(REPORTS_DIR)/flakiness-gate.json
-	$(ANALYTICS_TESTKIT) flaky gate --output $(REPORTS_DIR)/flakiness-gate.json
+	rm -f $(REPORTS_DIR)/$(FLAKINESS_GATE_REPORT)
+	$(ANALYTICS_TESTKIT) flaky gate --output $(REPORTS_DIR)/$(FLAKINESS_GATE_REPORT)
 
 .PHONY: quarantine-list
 quarantine-list: install ## List tests/quarantine.toml: test, owner, expiry, reason
@@ -295,16 +301,16 @@ impact-map: install ## Record which tests execute which code (coverage per test)
 test-impact: install | $(REPORTS_DIR) ## Run only the tests CHANGED_FILES=a.py,b.py affect (impact map)
 	@test -n "$(CHANGED_FILES)" || { echo "test-impact needs CHANGED_FILES=path[,path...]"; exit 2; }
 	TESTKIT_IMPACT_MAP=$(IMPACT_MAP) $(PYTEST) --testkit-impact-changed="$(CHANGED_FILES)" \
-		--junitxml=$(REPORTS_DIR)/junit.xml $(ARGS)
+		--junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 .PHONY: test-selective
 test-selective: install | $(REPORTS_DIR) ## Run only the tests affected by the changes since BASE (default HEAD)
 	TESTKIT_IMPACT_MAP=$(IMPACT_MAP) $(PYTEST) --testkit-impact-base="$(or $(BASE),HEAD)" \
-		--junitxml=$(REPORTS_DIR)/junit.xml $(ARGS)
+		--junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 .PHONY: report
 report: install | $(REPORTS_DIR) ## Build reports/index.html: duration trends, flaky tests, coverage, perf vs baseline
-	$(VENV)/bin/testkit report --output $(REPORTS_DIR)/index.html
+	$(VENV)/bin/testkit report --output $(REPORTS_DIR)/$(DASHBOARD_REPORT)
 
 # --- quality gates and test-all-enhanced ---
 # Producers write the reports (security.xml, adversarial.json, coverage.xml, diff-coverage.json,
@@ -319,8 +325,9 @@ DIFF_BASE ?= origin/main
 # testkit's plugin (so its module-level lines count), and [tool.coverage.run] patch = subprocess
 # measures the processes the tests start (the service under uvicorn, xdist workers) too.
 COVERAGE_PYTEST = $(abspath $(COVERAGE)) run -m pytest
-GATE_REPORTS := $(addprefix $(REPORTS_DIR)/,security.xml adversarial.json flakiness-gate.json \
-	performance-gate.json coverage.xml diff-coverage.json gates.json)
+GATE_REPORTS := $(addprefix $(REPORTS_DIR)/,$(SECURITY_REPORT) $(ADVERSARIAL_REPORT) \
+	$(FLAKINESS_GATE_REPORT) $(PERFORMANCE_GATE_REPORT) $(COVERAGE_REPORT) $(DIFF_COVERAGE_REPORT) \
+	$(GATES_REPORT))
 SUBMAKE = $(MAKE) --no-print-directory
 # The gates this project judges (`testkit gates` names); performance needs a service to load.
 QUALITY_GATES ?= security flakiness quarantine $(if $(SERVICE_PACKAGE),performance) coverage \
@@ -328,21 +335,21 @@ QUALITY_GATES ?= security flakiness quarantine $(if $(SERVICE_PACKAGE),performan
 
 .PHONY: coverage-report
 coverage-report: install | $(REPORTS_DIR) ## Combine the coverage data of the measured runs into reports/coverage.xml (+ HTML)
-	rm -f $(REPORTS_DIR)/coverage.xml
+	rm -f $(REPORTS_DIR)/$(COVERAGE_REPORT)
 	$(COVERAGE) combine --quiet
-	$(COVERAGE) xml --quiet -o $(REPORTS_DIR)/coverage.xml
-	$(COVERAGE) html --quiet -d $(REPORTS_DIR)/coverage-html
+	$(COVERAGE) xml --quiet -o $(REPORTS_DIR)/$(COVERAGE_REPORT)
+	$(COVERAGE) html --quiet -d $(REPORTS_DIR)/$(COVERAGE_HTML_REPORT)
 
 .PHONY: diff-coverage
 diff-coverage: install | $(REPORTS_DIR) ## Coverage of the lines changed since DIFF_BASE (origin/main, else HEAD): diff-cover -> reports/diff-coverage.json
-	$(TESTKIT) diff-coverage --base '$(DIFF_BASE)' --coverage $(REPORTS_DIR)/coverage.xml \
-		--output $(REPORTS_DIR)/diff-coverage.json
+	$(TESTKIT) diff-coverage --base '$(DIFF_BASE)' --coverage $(REPORTS_DIR)/$(COVERAGE_REPORT) \
+		--output $(REPORTS_DIR)/$(DIFF_COVERAGE_REPORT)
 
 .PHONY: coverage-gate
 coverage-gate: install | $(REPORTS_DIR) ## Suite under coverage (ARGS selects, e.g. -m unit), then coverage and diff coverage >= coverage_threshold
 	$(COVERAGE) erase
-	rm -f $(REPORTS_DIR)/coverage.xml $(REPORTS_DIR)/diff-coverage.json
-	status=0; $(COVERAGE_PYTEST) --junitxml=$(REPORTS_DIR)/junit.xml $(ARGS) || status=$$?; \
+	rm -f $(REPORTS_DIR)/$(COVERAGE_REPORT) $(REPORTS_DIR)/$(DIFF_COVERAGE_REPORT)
+	status=0; $(COVERAGE_PYTEST) --junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS) || status=$$?; \
 	$(SUBMAKE) coverage-report diff-coverage || true; \
 	$(TESTKIT) gates coverage diff-coverage || exit 1; \
 	if [ "$$status" -ne 0 ]; then echo "coverage-gate: the measured test run failed (pytest exit $$status)" >&2; exit 1; fi
@@ -377,7 +384,7 @@ ENHANCED_TARGET_chaos := chaos
 ENHANCED_TARGET_perf := $(if $(SERVICE_PACKAGE),performance-gate,test-perf)
 ENHANCED_PLAN := $(foreach tier,$(filter $(TIERS),$(ENHANCED_ORDER)),\
 	$(tier):$(or $(ENHANCED_TARGET_$(tier)),test-$(tier))) quality-gates:gates-verdict
-ENHANCED_SUMMARY := $(REPORTS_DIR)/test-all-enhanced.tsv
+ENHANCED_SUMMARY := $(REPORTS_DIR)/$(ENHANCED_SUMMARY_REPORT)
 
 .PHONY: test-all-enhanced
 test-all-enhanced: install | $(REPORTS_DIR) ## Every tier in order, then the quality gates; a summary table (tier, result, duration); exit 1 if any step failed

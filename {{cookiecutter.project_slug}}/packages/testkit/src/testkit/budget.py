@@ -11,17 +11,16 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import pytest
 
-from testkit import options
+from testkit import options, report_files
 from testkit.project_settings import ProjectSettingsError, read_project_settings
 
 TIER_MARKER = "adversarial"
 CATEGORY = "budgeted"
 BUDGET_KEY = "adversarial_budget_percent"
-REPORT_PATH = Path("reports") / "adversarial.json"
+REPORT_PATH = report_files.ADVERSARIAL
 
 
 @dataclass(frozen=True, slots=True)

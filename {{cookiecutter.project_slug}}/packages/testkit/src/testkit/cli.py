@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "testkit.dependencies",
     "testkit.tiers",
     "testkit.project_settings",
+    "testkit.report_files",
 )
 
 

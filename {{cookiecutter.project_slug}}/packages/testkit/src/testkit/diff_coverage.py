@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from testkit import report_files
 from testkit.git import GitError, commit_of, git
 
 DEFAULT_BASE = "origin/main"
@@ -113,8 +114,8 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--base", default=DEFAULT_BASE, help="git ref to diff against")
-    parser.add_argument("--coverage", type=Path, default=Path("reports/coverage.xml"))
-    parser.add_argument("--output", type=Path, default=Path("reports/diff-coverage.json"))
+    parser.add_argument("--coverage", type=Path, default=report_files.COVERAGE)
+    parser.add_argument("--output", type=Path, default=report_files.DIFF_COVERAGE)
     parser.add_argument("--root", type=Path, default=Path(), help="the repository's work tree")
     parser.set_defaults(handler=run_command)
 

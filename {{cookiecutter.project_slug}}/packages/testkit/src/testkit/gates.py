@@ -23,15 +23,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from testkit import report_files
 from testkit.analytics.quarantine import (
     QuarantineError,
     expired_entries,
     load_quarantine,
 )
 from testkit.project_settings import DEFAULTS, read_project_settings
-
-REPORTS = Path("reports")
-GATES_JSON = REPORTS / "gates.json"
 
 
 class Verdict(StrEnum):
@@ -325,24 +323,26 @@ class Inputs:
 Evaluator = Callable[[Inputs, Limits], GateResult]
 
 GATES: dict[str, Evaluator] = {
-    "security": lambda inputs, limits: security_gate(inputs.report("security.xml")),
+    "security": lambda inputs, limits: security_gate(inputs.report(report_files.SECURITY.name)),
     "flakiness": lambda inputs, limits: flakiness_gate(
-        inputs.report("flakiness-gate.json"), limits.flaky_budget_percent
+        inputs.report(report_files.FLAKINESS_GATE.name), limits.flaky_budget_percent
     ),
     "quarantine": lambda inputs, limits: quarantine_gate(
         inputs.quarantine,
-        inputs.report("flakiness-gate.json"),
+        inputs.report(report_files.FLAKINESS_GATE.name),
         inputs.today,
     ),
-    "performance": lambda inputs, limits: performance_gate(inputs.report("performance-gate.json")),
+    "performance": lambda inputs, limits: performance_gate(
+        inputs.report(report_files.PERFORMANCE_GATE.name)
+    ),
     "coverage": lambda inputs, limits: coverage_gate(
-        inputs.report("coverage.xml"), limits.coverage_threshold
+        inputs.report(report_files.COVERAGE.name), limits.coverage_threshold
     ),
     "diff-coverage": lambda inputs, limits: diff_coverage_gate(
-        inputs.report("diff-coverage.json"), limits.coverage_threshold
+        inputs.report(report_files.DIFF_COVERAGE.name), limits.coverage_threshold
     ),
     "adversarial": lambda inputs, limits: adversarial_gate(
-        inputs.report("adversarial.json"), limits.adversarial_budget_percent
+        inputs.report(report_files.ADVERSARIAL.name), limits.adversarial_budget_percent
     ),
 }
 

@@ -7,9 +7,9 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from testkit import gates, options
+from testkit import gates, options, report_files
 from testkit.analytics.quarantine import DEFAULT_PATH as DEFAULT_QUARANTINE
-from testkit.gates import GATES, GATES_JSON, REPORTS, Inputs, evaluate, read_limits
+from testkit.gates import GATES, Inputs, evaluate, read_limits
 from testkit.gates_report import render_table, write_outputs
 from testkit.project_settings import ProjectSettingsError
 
@@ -45,11 +45,11 @@ def run_gates(arguments: argparse.Namespace) -> int:
     except ProjectSettingsError as error:
         print(f"testkit gates: {error}")
         return 2
-    reports: Path = arguments.reports or root / REPORTS
+    reports: Path = arguments.reports or root / report_files.REPORTS
     quarantine = root / (options.env_setting(options.QUARANTINE) or DEFAULT_QUARANTINE)
     inputs = Inputs(reports=reports, quarantine=quarantine, today=dt.date.today())
     results = evaluate(arguments.names, inputs, limits)
     summary = os.environ.get("GITHUB_STEP_SUMMARY", "").strip()
-    write_outputs(results, reports / GATES_JSON.name, Path(summary) if summary else None)
+    write_outputs(results, reports / report_files.GATES.name, Path(summary) if summary else None)
     print(render_table(results), end="", flush=True)
     return 0 if all(r.passed for r in results) else 1

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from testkit import options
+from testkit import options, report_files
 from testkit.analytics.history import HistoryError, HistoryStore, Run, open_history
 from testkit.analytics.quarantine import DEFAULT_PATH as QUARANTINE_PATH
 from testkit.analytics.quarantine import QuarantineEntry, QuarantineError, load_quarantine
@@ -24,7 +24,7 @@ def history_path(rootdir: Path) -> Path:
     raw = options.env_setting(options.HISTORY)
     if raw is not None and raw.lower() in {"off", "0", "false", "no", "none"}:
         raise CommandError("TESTKIT_HISTORY is off: there is no history to read")
-    path = Path(raw) if raw else Path(".testkit") / "history.db"
+    path = Path(raw) if raw else report_files.HISTORY
     return path if path.is_absolute() else rootdir / path
 
 

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from testkit import report_files
 from testkit.analytics.command_support import (
     CommandError,
     history_path,
@@ -20,7 +21,7 @@ from testkit.analytics.flakiness_report import RerunError, collect_nodeids
 from testkit.project_settings import ProjectSettingsError, read_project_settings
 from testkit.analytics.flaky import evaluate_flakiness_gate, flaky_rate, flaky_tests
 
-GATE_REPORT = Path("reports") / "flakiness-gate.json"
+GATE_REPORT = report_files.FLAKINESS_GATE
 
 
 def _flaky_budget(rootdir: Path) -> float:

@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from testkit import report_files
+
 APPLICATION = "testkit-history"
 SCHEMA_VERSION = 2
-DEFAULT_PATH = Path(".testkit") / "history.db"
+DEFAULT_PATH = report_files.HISTORY
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Outcomes a result row may hold (pytest's, with setup/teardown failures as "error").
 OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed")

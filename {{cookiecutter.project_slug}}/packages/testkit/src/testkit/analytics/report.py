@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from testkit import options
+from testkit import options, report_files
 from testkit.analytics.history import HistoryError, resolve_history_path
 from testkit.analytics.report_data import (
     coverage_threshold,
@@ -123,10 +123,10 @@ def run_report(arguments: argparse.Namespace) -> int:
         root=root,
         history=resolve_history_path(raw_history, root),
         quarantine=root / "tests" / "quarantine.toml",
-        coverage_xml=root / "reports" / "coverage.xml",
-        locust_dir=root / "locust-reports",
-        baselines_dir=root / "perf" / "baselines",
-        output=arguments.output or root / "reports" / "index.html",
+        coverage_xml=root / report_files.COVERAGE,
+        locust_dir=root / report_files.LOCUST_REPORTS,
+        baselines_dir=root / report_files.PERF_BASELINES,
+        output=arguments.output or root / report_files.DASHBOARD,
     )
     print("testkit report: reading history, coverage and perf summaries...", flush=True)
     try:

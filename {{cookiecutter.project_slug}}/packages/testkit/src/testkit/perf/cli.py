@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from testkit import report_files
 from testkit.perf import commands as perf_commands
 from testkit.perf import gate, instructions, trends
 from testkit.perf.profiles import ProfileError
@@ -143,8 +144,8 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
         help="variables with this prefix are not inherited by the server",
     )
     parser.add_argument("--health-path", default="/healthz")
-    parser.add_argument("--reports-dir", type=Path, default=Path("locust-reports"))
-    parser.add_argument("--baselines-dir", type=Path, default=Path("perf/baselines"))
+    parser.add_argument("--reports-dir", type=Path, default=report_files.LOCUST_REPORTS)
+    parser.add_argument("--baselines-dir", type=Path, default=report_files.PERF_BASELINES)
     parser.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"))
 
 

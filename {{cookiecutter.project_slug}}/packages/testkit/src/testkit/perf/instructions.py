@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from testkit import report_files
 from testkit.git import head_state
 from testkit.perf import callgrind, instruction_gate
 from testkit.perf.benchmark_module import BenchmarkError, discover, source_roots
@@ -33,8 +34,8 @@ from testkit.perf.worktree import RevisionError, base_worktree
 from testkit.project_settings import ProjectSettingsError
 
 BENCHMARKS = Path("tests/perf/instruction_benchmarks.py")
-BASELINE = Path("perf/baselines/instructions.json")
-REPORT = Path("reports/perf-instructions.json")
+BASELINE = report_files.INSTRUCTIONS_BASELINE
+REPORT = report_files.PERF_INSTRUCTIONS
 DEFAULT_ITERATIONS = 100
 DEFAULT_REPEATS = 3
 

@@ -10,13 +10,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from testkit import report_files
 from testkit.perf.calibration import Calibration
 from testkit.perf.figures import WindowFigures
 from testkit.perf.profiles import Profile
 from testkit.perf.request import PerfUsageError
 
-GATE_REPORT = Path("reports") / "performance-gate.json"
-AB_REPORT = Path("reports") / "perf-ab.json"
+GATE_REPORT = report_files.PERFORMANCE_GATE
+AB_REPORT = report_files.PERF_AB
 MIN_BASELINE_ROUNDS = 3
 
 
