@@ -43,7 +43,6 @@ from project import TEMPLATE_ROOT, Figure, Measurement, edited, progress
 CHECKPOINT = TEMPLATE_ROOT / "bench" / "checkpoints" / "perf_pairs.json"
 RESAMPLE = TEMPLATE_ROOT / "bench" / "perf_gate_resample.py"
 ROUND_ARGS = "--round-seconds 5"
-QUICK_ROUND_ARGS = "--round-seconds 2"
 CONDITIONS: dict[str, tuple[float, bool]] = {  # name: (share of the search median, hog)
     "unchanged": (0.0, False),
     "unchanged, CPU hog": (0.0, True),
@@ -90,13 +89,11 @@ def search_median_ms(pairs: list[dict[str, Any]]) -> float:
     return statistics.median(values)
 
 
-def batch(
-    project: Path, data: dict[str, Any], name: str, pairs: int, round_args: str = ROUND_ARGS
-) -> None:
+def batch(project: Path, data: dict[str, Any], name: str, pairs: int) -> None:
     share, hog = CONDITIONS[name]
     reference = search_median_ms(data["pools"].get("unchanged", [])) if share else 0.0
     sleep_s = share * reference / 1000
-    arguments = f"PERF_ARGS={round_args} --pairs {pairs} --max-pairs {pairs}"
+    arguments = f"PERF_ARGS={ROUND_ARGS} --pairs {pairs} --max-pairs {pairs}"
     (project / "reports" / "perf-ab.json").unlink(missing_ok=True)
     with edited(project, *slowdown(sleep_s)), cpu_hog(hog):
         result = make(project, "perf-ab", "BASE=HEAD", arguments)
@@ -150,10 +147,12 @@ def resample(project: Path, data: dict[str, Any], decisions: int) -> dict[str, A
 def measure(quick: bool, pairs: int = 30, batches: int = 2, decisions: int = 300) -> Measurement:
     project = perf_project(quick)
     data = load_pools() if os.environ.get("BENCH_RESUME") == "1" else {"pools": {}, "sleep_ms": {}}
-    if quick:  # the machinery only: one short pool, a few calibrations and decisions
-        batch(project, data, "unchanged", 5, QUICK_ROUND_ARGS)
+    if quick:  # the machinery only: a few decisions from the committed unchanged pool (the real
+        # perf-ab runs that fill a pool are perf_gate_accuracy's), a few calibrations
+        committed = load_pools()
+        data = {"pools": {"unchanged": committed["pools"]["unchanged"]}, "sleep_ms": {}}
         data["calibration"] = calibrations(project, 10)
-        decisions = 20
+        decisions = 10
     else:  # resumed: only what the checkpoint lacks
         for _ in range(batches):
             for name in CONDITIONS:

@@ -51,7 +51,7 @@ def test_quick_bench_reports_every_measurement(tmp_path: Path) -> None:
     assert set(perf) == {"performance-gate unchanged", "perf-ab +50%"}, perf
     assert all(row["runs"] == 1 and row["errors"] == 0 for row in perf.values()), perf
     scale = {f["label"]: f["values"] for f in measurements["perf_gate_scale"]["figures"]}
-    assert scale["unchanged, default limits (p50 10%)"]["decisions"] == 20, scale
+    assert scale["unchanged, default limits (p50 10%)"]["decisions"] == 10, scale
     assert scale["calibration: idle vs CPU hog, called different"]["checks"] >= 1, scale
     impact = measurements["impact_faults"]["figures"]
     assert all(figure["values"]["testkit missed"] == 0 for figure in impact), impact
