@@ -5,7 +5,7 @@ the first with `cruft create`, committed, then edited the way a team edits its c
 test, a changed gate setting, an extra Makefile target. The template's second commit
 changes lines near (not on) those edits and adds a file. `make template-update` (cruft
 update) must merge it with no conflicts and no .rej files, keep every edit, and leave a
-project whose `make test` still passes.
+project whose `make test` still collects every test and passes its unit tier.
 """
 
 from __future__ import annotations
@@ -111,7 +111,9 @@ def test_cruft_update_merges_a_template_release_into_an_edited_project(
     assert (project / "Makefile").read_text(encoding="utf-8").endswith(USER_TARGET)
     ok(make(project, "template-check"))  # the update recorded v2 in .cruft.json
 
-    ok(make(project, "test", services=True, timeout=1200))
+    # The whole suite is collected (an import broken by the merge fails here) and the unit tier
+    # runs, the team's test among it; the other tiers' runs of this code are other tests' job.
+    ok(make(project, "test", "ARGS=-m unit", services=True, timeout=1200))
     junit = ElementTree.parse(project / "reports" / "junit.xml").getroot()
     (team_case,) = [
         c for c in junit.iter("testcase") if c.get("name") == "test_the_team_owns_this_test"
