@@ -176,8 +176,8 @@ def markdown_table() -> str:
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
-        "settings",
-        help="the [tool.testkit] settings: value, where it came from, what is allowed",
+        "options",
+        help="every setting: [tool.testkit] (value, source, range) and the run's flags/env",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -193,14 +193,26 @@ def _run_settings(arguments: argparse.Namespace) -> int:
     try:
         settings = read_project_settings(arguments.root / "pyproject.toml")
     except ProjectSettingsError as error:
-        print(f"testkit settings: {error}")
+        print(f"testkit options: {error}")
         return 2
+    print(f"{SECTION} in pyproject.toml (the gates' limits, impact selection):")
     rows = [("setting", "from", "allowed", "value")]
     rows += [
         (s.key, settings.source(s.key), s.allowed, _shown(settings.values[s.key])) for s in SCHEMA
     ]
+    _print_rows(rows)
+    # The run's own settings (pytest flags, ini keys, environment): testkit.options.
+    from testkit import options
+
+    print("\nper run: --testkit-<name> flag, testkit_<name> ini key, or environment variable:")
+    rows = [("flag", "environment", "set here", "what it sets")]
+    rows += [(o.flag, o.env, options.env_setting(o) or "-", o.help) for o in options.SETTINGS]
+    _print_rows(rows)
+    return 0
+
+
+def _print_rows(rows: list[tuple[str, str, str, str]]) -> None:
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         print("  ".join([*cells, row[3]]))
-    return 0

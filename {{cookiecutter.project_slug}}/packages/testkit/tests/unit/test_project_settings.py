@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.cli import main
 from testkit.project_settings import (
     BY_KEY,
     DEFAULTS,
@@ -97,5 +98,32 @@ def test_the_docs_hold_the_settings_table_of_this_schema() -> None:
     if not docs.is_file():
         pytest.skip("testkit outside its project: no docs/testing.md to compare")
     assert markdown_table() in docs.read_text(encoding="utf-8"), (
-        "docs/testing.md's settings table differs: paste `testkit settings --markdown` there"
+        "docs/testing.md's settings table differs: paste `testkit options --markdown` there"
+    )
+
+
+def test_testkit_options_prints_the_values_with_their_source_and_the_run_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.testkit]\nperf_p99_pct = 40\n")
+
+    assert main(["options", "--root", str(tmp_path)]) == 0
+
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if line.startswith("perf_p99_pct ")]
+    assert row.split()[1:2] == [str(tmp_path / "pyproject.toml")]
+    assert row.split()[-1] == "40"
+    assert "TEST_MODE" in out
+
+
+def test_testkit_options_refuses_a_bad_value_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.testkit]\nperf_p95_pct = 0\n")
+
+    assert main(["options", "--root", str(tmp_path)]) == 2
+
+    assert capsys.readouterr().out == (
+        f"testkit options: [tool.testkit] perf_p95_pct in {tmp_path / 'pyproject.toml'} "
+        "must be a number above 0 to 1000, got 0\n"
     )
