@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from testkit.project_settings import ProjectSettingsError
+from testkit.usage import UsageError
 from testkit import options
 from testkit.infra import (
     InfraManager,
@@ -95,7 +97,12 @@ def run_infra(check: bool, reset: bool = False) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    exit_code: int = arguments.handler(arguments)
+    try:
+        exit_code: int = arguments.handler(arguments)
+    except (UsageError, ProjectSettingsError) as error:
+        # Bad input, wherever a command found it: one line, exit 2 (testkit.usage).
+        print(f"testkit {arguments.command}: {error}", file=sys.stderr, flush=True)
+        return 2
     return exit_code
 
 

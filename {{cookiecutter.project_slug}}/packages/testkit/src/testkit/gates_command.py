@@ -11,7 +11,7 @@ from testkit import gates, options, report_files
 from testkit.analytics.quarantine import DEFAULT_PATH as DEFAULT_QUARANTINE
 from testkit.gates import GATES, Inputs, evaluate, read_limits
 from testkit.gates_report import render_table, write_outputs
-from testkit.project_settings import ProjectSettingsError
+from testkit.usage import UsageError
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,14 +37,9 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def run_gates(arguments: argparse.Namespace) -> int:
     unknown = [name for name in arguments.names if name not in GATES]
     if unknown:
-        print(f"testkit gates: unknown gate {unknown[0]!r}; choose from {', '.join(GATES)}")
-        return 2
+        raise UsageError(f"unknown gate {unknown[0]!r}; choose from {', '.join(GATES)}")
     root: Path = arguments.root
-    try:
-        limits = read_limits(root / "pyproject.toml")
-    except ProjectSettingsError as error:
-        print(f"testkit gates: {error}")
-        return 2
+    limits = read_limits(root / "pyproject.toml")  # a bad limit: testkit.usage, exit 2
     reports: Path = arguments.reports or root / report_files.REPORTS
     quarantine = root / (options.env_setting(options.QUARANTINE) or DEFAULT_QUARANTINE)
     inputs = Inputs(reports=reports, quarantine=quarantine, today=dt.date.today())

@@ -426,7 +426,7 @@ def test_the_command_rejects_an_unknown_gate_naming_the_choices(
 ) -> None:
     assert main(["gates", "speed", "--root", str(tmp_path)]) == 2
 
-    assert "unknown gate 'speed'; choose from security, flakiness" in capsys.readouterr().out
+    assert "unknown gate 'speed'; choose from security, flakiness" in capsys.readouterr().err
 
 
 def test_the_command_rejects_a_bad_limit_in_one_line(
@@ -436,7 +436,7 @@ def test_the_command_rejects_a_bad_limit_in_one_line(
 
     assert main(["gates", "--root", str(tmp_path)]) == 2
 
-    output = capsys.readouterr().out.strip()
+    output = capsys.readouterr().err.strip()
     assert output.endswith(
         "coverage_threshold in "
         + str(tmp_path / "pyproject.toml")

@@ -3,14 +3,13 @@ benchmark discovery, callgrind's output, and the command's answers to bad input.
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from testkit.perf import instructions
+from testkit.cli import main
 from testkit.perf.benchmark_module import BenchmarkError, discover, source_roots
 from testkit.perf.callgrind import Counted, parse_total, segments_of
 from testkit.perf.instruction_gate import (
@@ -280,11 +279,7 @@ def test_source_roots_put_each_revisions_code_first(tmp_path: Path) -> None:
 
 
 def run_command(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="testkit perf")
-    instructions.add_parser(parser.add_subparsers(dest="perf_command", required=True))
-    arguments = parser.parse_args(list(argv))
-    code: int = arguments.handler(arguments)
-    return code
+    return main(["perf", *argv])
 
 
 @pytest.fixture
@@ -300,7 +295,7 @@ def test_a_bad_limit_exits_2_in_one_line(project: Path, capsys: pytest.CaptureFi
 
     assert run_command("instructions") == 2
 
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert out.count("\n") == 1
     assert "perf_instructions_pct in pyproject.toml must be a number above 0" in out
 
@@ -311,7 +306,7 @@ def test_a_count_below_one_exits_2_naming_the_flag(
 ) -> None:
     assert run_command("instructions", flag, "0") == 2
 
-    assert capsys.readouterr().out == f"testkit perf: {flag} must be at least 1, got 0\n"
+    assert capsys.readouterr().err == f"testkit perf: {flag} must be at least 1, got 0\n"
 
 
 def test_the_gate_without_a_baseline_says_how_to_record_one(
@@ -319,7 +314,7 @@ def test_the_gate_without_a_baseline_says_how_to_record_one(
 ) -> None:
     assert run_command("instructions") == 2
 
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "no baseline at perf/baselines/instructions.json" in out
     assert "make perf-instructions-baseline" in out
     assert "BASE=<ref>" in out
@@ -334,7 +329,7 @@ def test_an_unreadable_baseline_exits_2_naming_it(
     assert run_command("instructions") == 2
 
     assert "perf/baselines/instructions.json is not an instruction baseline" in (
-        capsys.readouterr().out
+        capsys.readouterr().err
     )
 
 
@@ -368,5 +363,5 @@ def test_a_benchmark_module_named_but_absent_exits_2(
 ) -> None:
     assert run_command("instructions", "--benchmarks", "tests/perf/nope.py") == 2
 
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert out == "testkit perf: --benchmarks tests/perf/nope.py: no such file\n"

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from testkit.perf.calibration import Calibration, compare_machines, fingerprint
-from testkit.perf.request import PerfUsageError, request_from
+from testkit.perf.request import request_from
 from testkit.perf.summary import read_baseline
+from testkit.usage import UsageError
 
 HOST = {
     "hostname": "ci-1",
@@ -121,7 +122,7 @@ def test_the_request_is_built_once_with_the_defaults() -> None:
     ],
 )
 def test_bad_requests_are_refused_naming_the_option(given: dict[str, object], message: str) -> None:
-    with pytest.raises(PerfUsageError, match=message.replace("(", r"\(").replace("+", r"\+")):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace("+", r"\+")):
         request_from(arguments(**given))
 
 
@@ -143,5 +144,5 @@ def test_a_malformed_baseline_is_refused_naming_the_file(tmp_path: Path) -> None
     path = tmp_path / "smoke.json"
     path.write_text('{"rounds": 3}')
 
-    with pytest.raises(PerfUsageError, match=r"smoke\.json is not a perf baseline"):
+    with pytest.raises(UsageError, match=r"smoke\.json is not a perf baseline"):
         read_baseline(path)

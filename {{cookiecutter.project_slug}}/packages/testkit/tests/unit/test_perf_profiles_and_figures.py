@@ -98,7 +98,7 @@ def test_perf_cli_refuses_an_unknown_profile_in_one_line(
 ) -> None:
     assert main(["perf", "run", "--profile", "nope"]) == 2
 
-    assert capsys.readouterr().out == (
+    assert capsys.readouterr().err == (
         "testkit perf: unknown perf profile 'nope'; valid profiles: smoke, baseline, stress, "
         "spike\n"
     )
@@ -119,4 +119,4 @@ def test_perf_gate_without_a_baseline_says_how_to_record_one(
     )
 
     assert code == 2
-    assert "make perf-baseline PROFILE=smoke" in capsys.readouterr().out
+    assert "make perf-baseline PROFILE=smoke" in capsys.readouterr().err

@@ -123,7 +123,7 @@ def test_testkit_options_refuses_a_bad_value_in_one_line(
 
     assert main(["options", "--root", str(tmp_path)]) == 2
 
-    assert capsys.readouterr().out == (
+    assert capsys.readouterr().err == (
         f"testkit options: [tool.testkit] perf_p95_pct in {tmp_path / 'pyproject.toml'} "
         "must be a number above 0 to 1000, got 0\n"
     )

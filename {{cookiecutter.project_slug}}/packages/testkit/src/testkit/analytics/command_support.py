@@ -1,29 +1,24 @@
 """What the analytics commands share: the history and quarantine they read (named by
 TESTKIT_HISTORY and TESTKIT_QUARANTINE, defaults .testkit/history.db and tests/quarantine.toml),
-one-line user errors (CommandError, exit 2) and the plain-text table they print."""
+one-line user errors (UsageError, exit 2) and the plain-text table they print."""
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from testkit import options, report_files
 from testkit.analytics.history import HistoryError, HistoryStore, Run, open_history
 from testkit.analytics.quarantine import DEFAULT_PATH as QUARANTINE_PATH
 from testkit.analytics.quarantine import QuarantineEntry, QuarantineError, load_quarantine
-
-
-class CommandError(Exception):
-    """A user error: printed as one line, exit code 2."""
+from testkit.usage import UsageError
 
 
 def history_path(rootdir: Path) -> Path:
     raw = options.env_setting(options.HISTORY)
     if raw is not None and raw.lower() in {"off", "0", "false", "no", "none"}:
-        raise CommandError("TESTKIT_HISTORY is off: there is no history to read")
+        raise UsageError("TESTKIT_HISTORY is off: there is no history to read")
     path = Path(raw) if raw else report_files.HISTORY
     return path if path.is_absolute() else rootdir / path
 
@@ -32,7 +27,7 @@ def open_store(rootdir: Path) -> HistoryStore:
     try:
         return open_history(history_path(rootdir), create=False)
     except HistoryError as error:
-        raise CommandError(str(error)) from None
+        raise UsageError(str(error)) from None
 
 
 def read_quarantine(rootdir: Path) -> tuple[QuarantineEntry, ...]:
@@ -40,7 +35,7 @@ def read_quarantine(rootdir: Path) -> tuple[QuarantineEntry, ...]:
     try:
         return load_quarantine(rootdir / (raw or QUARANTINE_PATH))
     except QuarantineError as error:
-        raise CommandError(str(error)) from None
+        raise UsageError(str(error)) from None
 
 
 def when(timestamp: float | None) -> str:
@@ -55,10 +50,10 @@ def status(run: Run) -> str:
     return "ok" if run.exit_status == 0 else f"exit {run.exit_status}"
 
 
-def unknown_run(store: HistoryStore, run_id: str) -> CommandError:
+def unknown_run(store: HistoryStore, run_id: str) -> UsageError:
     recent = store.recent_runs(10)
     listing = ", ".join(run.run_id for run in recent) or "none recorded"
-    return CommandError(f"no run {run_id!r} in {store.path}; recent runs: {listing}")
+    return UsageError(f"no run {run_id!r} in {store.path}; recent runs: {listing}")
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:
@@ -73,15 +68,4 @@ def open_or_create(rootdir: Path) -> HistoryStore:
     try:
         return open_history(history_path(rootdir), create=True)
     except HistoryError as error:
-        raise CommandError(str(error)) from None
-
-
-def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(arguments: argparse.Namespace) -> int:
-        try:
-            return handler(arguments)
-        except CommandError as error:
-            print(f"testkit {arguments.command}: {error}", file=sys.stderr)
-            return 2
-
-    return run
+        raise UsageError(str(error)) from None

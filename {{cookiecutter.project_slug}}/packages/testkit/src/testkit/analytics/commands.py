@@ -13,10 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from testkit.usage import UsageError
 from testkit.analytics import durations as duration_policy
 from testkit.analytics.command_support import (
-    CommandError,
-    guarded,
     open_store,
     read_quarantine,
     status,
@@ -159,7 +158,7 @@ def run_replay(arguments: argparse.Namespace) -> int:
         raise unknown_run(store, arguments.run_id)
     results = store.results(run.run_id)
     if not results:
-        raise CommandError(f"run {run.run_id} recorded no test results: nothing to replay")
+        raise UsageError(f"run {run.run_id} recorded no test results: nothing to replay")
     plan = plan_replay(run, results, rootdir=rootdir, extra_args=arguments.pytest_args)
     print(plan.describe(), flush=True)
     for note in plan.notes:
@@ -180,7 +179,7 @@ def add_command(commands: Any) -> None:
     )
     history.add_argument("--limit", type=positive_int, default=20, help="runs to show (default 20)")
     history.add_argument("--run", metavar="RUN_ID", help="show this run's test results instead")
-    history.set_defaults(handler=guarded(run_history))
+    history.set_defaults(handler=run_history)
 
     durations = commands.add_parser(
         "durations",
@@ -202,7 +201,7 @@ def add_command(commands: Any) -> None:
     durations.add_argument(
         "--fail-on-regression", action="store_true", help="exit 1 when a test regressed"
     )
-    durations.set_defaults(handler=guarded(run_durations))
+    durations.set_defaults(handler=run_durations)
 
     flaky = commands.add_parser(
         "flaky",
@@ -228,14 +227,14 @@ def add_command(commands: Any) -> None:
     )
     gate.add_argument("--window", type=positive_int, default=GATE_WINDOW_RUNS, help="newest runs")
     gate.add_argument("--output", default=str(GATE_REPORT), help="verdict JSON file")
-    flaky.set_defaults(handler=guarded(run_flaky))
+    flaky.set_defaults(handler=run_flaky)
 
     quarantine = commands.add_parser(
         "quarantine",
         help="list tests/quarantine.toml: owner, expiry, reason",
         description="List the quarantined tests; expired entries are marked EXPIRED.",
     )
-    quarantine.set_defaults(handler=guarded(run_quarantine))
+    quarantine.set_defaults(handler=run_quarantine)
 
     replay = commands.add_parser(
         "replay",
@@ -245,4 +244,4 @@ def add_command(commands: Any) -> None:
     replay.add_argument("run_id", metavar="RUN_ID", help="a run id from `testkit history`")
     replay.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
     replay.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
-    replay.set_defaults(handler=guarded(run_replay))
+    replay.set_defaults(handler=run_replay)

@@ -9,9 +9,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from testkit.usage import UsageError
 from testkit import report_files
 from testkit.analytics.command_support import (
-    CommandError,
     history_path,
     open_or_create,
     open_store,
@@ -28,7 +28,7 @@ def _flaky_budget(rootdir: Path) -> float:
     try:
         settings = read_project_settings(rootdir / "pyproject.toml")
     except ProjectSettingsError as error:
-        raise CommandError(str(error)) from None
+        raise UsageError(str(error)) from None
     return settings.number("flaky_budget_percent")
 
 
@@ -75,7 +75,7 @@ def _flaky_report(arguments: argparse.Namespace) -> int:
             progress=lambda line: print(line, flush=True),
         )
     except RerunError as error:
-        raise CommandError(str(error)) from None
+        raise UsageError(str(error)) from None
     for row in rows:
         if row.verdict != "healthy":
             print(
@@ -100,7 +100,7 @@ def _flaky_gate(arguments: argparse.Namespace) -> int:
     try:
         collected = collect_nodeids(rootdir) if entries else []
     except RerunError as error:
-        raise CommandError(str(error)) from None
+        raise UsageError(str(error)) from None
     result = evaluate_flakiness_gate(
         rate=rate,
         budget_percent=budget,

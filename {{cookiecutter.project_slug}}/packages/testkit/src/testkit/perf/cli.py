@@ -18,13 +18,10 @@ from pathlib import Path
 from testkit import report_files
 from testkit.perf import commands as perf_commands
 from testkit.perf import gate, instructions, trends
-from testkit.perf.profiles import ProfileError
-from testkit.perf.request import PerfRequest, PerfUsageError, request_from
+from testkit.perf.request import PerfRequest, request_from
 from testkit.perf.runner import LoadError
 from testkit.perf.stats import StatsUnavailable
 from testkit.perf.target import TargetError
-from testkit.perf.worktree import RevisionError
-from testkit.project_settings import ProjectSettingsError
 from testkit.server import ServerStartError
 
 
@@ -153,15 +150,6 @@ def _guarded(handler: Callable[[PerfRequest], int]) -> Callable[[argparse.Namesp
     def run(arguments: argparse.Namespace) -> int:
         try:
             return handler(request_from(arguments))
-        except (
-            PerfUsageError,
-            ProfileError,
-            gate.LimitsError,
-            ProjectSettingsError,
-            RevisionError,
-        ) as error:
-            print(f"testkit perf: {error}", flush=True)
-            return 2
         except (TargetError, ServerStartError, LoadError, StatsUnavailable) as error:
             print(f"testkit perf: {error}", flush=True)
             return 3

@@ -23,7 +23,7 @@ from testkit.perf import gate, metadata
 from testkit.perf.calibration import MachineCheck, calibrate, compare_machines, fingerprint
 from testkit.perf.figures import window_figures
 from testkit.perf.render import format_table, round_line
-from testkit.perf.request import PerfRequest, PerfUsageError
+from testkit.perf.request import PerfRequest
 from testkit.perf.rounds import Measured, measure_rounds, run_pairs
 from testkit.perf.runner import pooled_figures, run_load
 from testkit.perf.service import load_run, server_spec, targets, working_tree_specs
@@ -37,6 +37,7 @@ from testkit.perf.summary import (
     write_json,
 )
 from testkit.perf.worktree import base_worktree
+from testkit.usage import UsageError
 
 EXTRA_ROUNDS = 2
 DEFAULT_BASELINE_ROUNDS = 5
@@ -142,7 +143,7 @@ def gate_check(request: PerfRequest) -> int:
 def ab(request: PerfRequest) -> int:
     limits = gate.load_limits(request.pyproject, alpha=request.alpha)
     if request.base is None:  # the request refuses this; kept for type checkers
-        raise PerfUsageError("perf-ab needs the base revision: BASE=<git ref>, e.g. BASE=main")
+        raise UsageError("perf-ab needs the base revision: BASE=<git ref>, e.g. BASE=main")
     return _by_revision(request, limits, request.base, AB_REPORT, request.round_s())
 
 
@@ -244,7 +245,7 @@ def _check_rounds_can_decide(baseline_rounds: int, max_rounds: int, alpha: float
     # Mann-Whitney's one-sided floor: every current round beyond every baseline round.
     smallest_p = 1 / math.comb(baseline_rounds + max_rounds, max_rounds)
     if smallest_p >= alpha:
-        raise PerfUsageError(
+        raise UsageError(
             f"{baseline_rounds} baseline rounds and --max-rounds {max_rounds} can never reach "
             f"significance (smallest p {smallest_p:.3g} >= alpha {alpha:g}); record a "
             "baseline with more rounds"

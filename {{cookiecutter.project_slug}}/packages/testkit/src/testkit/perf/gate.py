@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from testkit.usage import UsageError
 from testkit.perf.figures import Figures, WindowFigures
 from testkit.perf.stats import Alternative, mann_whitney_p, wilcoxon_p
 from testkit.project_settings import DEFAULTS, read_project_settings
@@ -59,7 +60,7 @@ class PerfVerdict(enum.StrEnum):
     SKIPPED = "SKIPPED"
 
 
-class LimitsError(ValueError):
+class LimitsError(UsageError):
     """The statistics' knobs are out of range; the message names which."""
 
 

@@ -11,13 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from testkit.usage import UsageError
 from testkit.perf.callgrind import Counted
 from testkit.perf.instruction_gate import Environment
 
 FORMAT = 1
 
 
-class BaselineError(ValueError):
+class BaselineError(UsageError):
     """No baseline, or not one; the message names the file and how to record one."""
 
 

@@ -25,23 +25,19 @@ from testkit.perf import callgrind, instruction_gate
 from testkit.perf.benchmark_module import BenchmarkError, discover, source_roots
 from testkit.perf.calibration import usable_cpus
 from testkit.perf.callgrind import Counted, Plan, ValgrindMissing
-from testkit.perf.instruction_baseline import BaselineError, Recorded, read_baseline, write_baseline
+from testkit.perf.instruction_baseline import Recorded, read_baseline, write_baseline
 from testkit.perf.instruction_gate import (
     InstructionGateResult,
     InstructionVerdict,
 )
-from testkit.perf.worktree import RevisionError, base_worktree
-from testkit.project_settings import ProjectSettingsError
+from testkit.perf.worktree import base_worktree
+from testkit.usage import UsageError
 
 BENCHMARKS = Path("tests/perf/instruction_benchmarks.py")
 BASELINE = report_files.INSTRUCTIONS_BASELINE
 REPORT = report_files.PERF_INSTRUCTIONS
 DEFAULT_ITERATIONS = 100
 DEFAULT_REPEATS = 3
-
-
-class InstructionUsageError(ValueError):
-    """Bad input to an instructions command; printed as one line, exit 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +122,7 @@ def request_from(arguments: argparse.Namespace) -> InstructionRequest:
         ("--jobs", arguments.jobs, 1),
     ):
         if value is not None and value < least:
-            raise InstructionUsageError(f"{flag} must be at least {least}, got {value}")
+            raise UsageError(f"{flag} must be at least {least}, got {value}")
     base = getattr(arguments, "base", None)
     if base is not None and not base.strip():
         base = None
@@ -150,13 +146,7 @@ def _guarded(
     def run(arguments: argparse.Namespace) -> int:
         try:
             return handler(request_from(arguments))
-        except (
-            InstructionUsageError,
-            ProjectSettingsError,
-            BaselineError,
-            RevisionError,
-            BenchmarkError,
-        ) as error:
+        except BenchmarkError as error:
             print(f"testkit perf: {error}", flush=True)
             return 2
         except ValgrindMissing as error:
@@ -170,7 +160,7 @@ def _benchmark_names(request: InstructionRequest, module: Path) -> tuple[str, ..
     """The module's benchmarks; None (after saying so) when there is nothing to measure."""
     if not module.is_file():
         if request.benchmarks_given:
-            raise InstructionUsageError(f"--benchmarks {module}: no such file")
+            raise UsageError(f"--benchmarks {module}: no such file")
         print(
             f"perf instructions: no {module} (bench_<name>() functions of the hot paths): "
             "nothing to measure",
@@ -326,7 +316,7 @@ def _against_revision(
     here = Path.cwd().resolve()
     module = (here / request.benchmarks).resolve()
     if not module.is_relative_to(here):
-        raise InstructionUsageError(
+        raise UsageError(
             f"--benchmarks {request.benchmarks} is outside the project: with BASE the base "
             "revision's copy of it is measured, so it must be in the repository"
         )

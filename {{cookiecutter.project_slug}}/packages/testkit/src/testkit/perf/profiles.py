@@ -9,8 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from testkit.usage import UsageError
 
-class ProfileError(ValueError):
+
+class ProfileError(UsageError):
     """An unknown profile or a bad scale; the message names the input and the valid values."""
 
 

@@ -12,10 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from testkit.perf.profiles import Profile, parse_scale, resolve_profile
-
-
-class PerfUsageError(ValueError):
-    """Bad input to a perf command; printed as one line, exit 2."""
+from testkit.usage import UsageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +66,14 @@ class PerfRequest:
 
 def _positive(value: float | None, flag: str) -> None:
     if value is not None and not value > 0:
-        raise PerfUsageError(f"{flag} must be above 0, got {value:g}")
+        raise UsageError(f"{flag} must be above 0, got {value:g}")
 
 
 def request_from(arguments: argparse.Namespace) -> PerfRequest:
     """The request of one parsed command line; bad values are refused naming the option."""
     profile = resolve_profile(arguments.profile, scale=parse_scale(arguments.scale))
     if arguments.workers < 0:
-        raise PerfUsageError(f"PERF_WORKERS must be 0 or more, got {arguments.workers}")
+        raise UsageError(f"PERF_WORKERS must be 0 or more, got {arguments.workers}")
     given = vars(arguments)
 
     def get(name: str, default: Any = None) -> Any:
@@ -119,25 +116,19 @@ def request_from(arguments: argparse.Namespace) -> PerfRequest:
 def _check(request: PerfRequest) -> None:
     _positive(request.round_seconds, "--round-seconds")
     if not 0.0 < request.alpha < 1.0:
-        raise PerfUsageError(f"--alpha must be between 0 and 1, got {request.alpha:g}")
+        raise UsageError(f"--alpha must be between 0 and 1, got {request.alpha:g}")
     if request.command == "baseline" and request.rounds is not None and request.rounds < 3:
-        raise PerfUsageError(
-            f"--rounds must be at least 3 for the statistics, got {request.rounds}"
-        )
+        raise UsageError(f"--rounds must be at least 3 for the statistics, got {request.rounds}")
     if request.command == "ab" and request.base is None:
-        raise PerfUsageError("perf-ab needs the base revision: BASE=<git ref>, e.g. BASE=main")
+        raise UsageError("perf-ab needs the base revision: BASE=<git ref>, e.g. BASE=main")
     if request.base is not None and request.base_url:
-        raise PerfUsageError(
-            "a comparison with BASE starts both revisions itself; unset TEST_BASE_URL"
-        )
+        raise UsageError("a comparison with BASE starts both revisions itself; unset TEST_BASE_URL")
     if request.command in {"gate", "ab"}:  # the gate pairs too when the machine differs
         if 0.5**request.pairs >= request.alpha:  # Wilcoxon's one-sided floor: all pairs agree
-            raise PerfUsageError(
+            raise UsageError(
                 f"--pairs {request.pairs} can never reach significance: the smallest possible "
                 f"p is {0.5**request.pairs:g}, not below alpha {request.alpha:g}; use at least "
                 f"{math.floor(math.log2(1 / request.alpha)) + 1} pairs"
             )
         if request.max_pairs < request.pairs:
-            raise PerfUsageError(
-                f"--max-pairs {request.max_pairs} is below --pairs {request.pairs}"
-            )
+            raise UsageError(f"--max-pairs {request.max_pairs} is below --pairs {request.pairs}")

@@ -9,9 +9,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from testkit.perf.request import PerfRequest, PerfUsageError
+from testkit.perf.request import PerfRequest
 from testkit.perf.runner import LoadRun
 from testkit.perf.target import ServerSpec, infrastructure, live_service, parse_env_pairs
+from testkit.usage import UsageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,7 @@ def server_spec(request: PerfRequest, root: Path | None = None) -> ServerSpec:
     """How to start the service of the working tree, or of another checkout at ``root``."""
     service = request.service
     if not service.app:
-        raise PerfUsageError(
+        raise UsageError(
             "no service to start: pass --app module:factory (make does, when the project has "
             "a service) or point TEST_BASE_URL at a running one"
         )
@@ -48,7 +49,7 @@ def _admin_token(request: PerfRequest, spec: ServerSpec, secret: str) -> str:
     if not name:
         return secret
     if name not in spec.env_template:
-        raise PerfUsageError(f"--admin-token-env {name} is not set by --server-env")
+        raise UsageError(f"--admin-token-env {name} is not set by --server-env")
     return spec.env_template[name].replace("{secret}", secret)
 
 
@@ -62,7 +63,7 @@ def targets(request: PerfRequest, specs: Mapping[str, ServerSpec]) -> Iterator[d
     """The services to load, by label: TEST_BASE_URL, or each spec started here."""
     if request.base_url and len(specs) <= 1:
         if not request.admin_token:
-            raise PerfUsageError(
+            raise UsageError(
                 "TEST_BASE_URL needs TEST_ADMIN_TOKEN (the deployment's admin "
                 "token) to create the load's tenants"
             )
@@ -95,7 +96,7 @@ def load_run(
     """The locust run of one round (``measured``: timed from the first request) or of a whole
     `perf run` (with locust's CSV and HTML reports)."""
     if not request.locustfile.is_file():
-        raise PerfUsageError(f"no locustfile at {request.locustfile}")
+        raise UsageError(f"no locustfile at {request.locustfile}")
     run = LoadRun(
         request.locustfile,
         request.profile,

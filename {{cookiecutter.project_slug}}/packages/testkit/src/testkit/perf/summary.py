@@ -14,7 +14,7 @@ from testkit import report_files
 from testkit.perf.calibration import Calibration
 from testkit.perf.figures import WindowFigures
 from testkit.perf.profiles import Profile
-from testkit.perf.request import PerfUsageError
+from testkit.usage import UsageError
 
 GATE_REPORT = report_files.PERFORMANCE_GATE
 AB_REPORT = report_files.PERF_AB
@@ -82,7 +82,7 @@ class Baseline:
 
 def read_baseline(path: Path) -> Baseline:
     if not path.is_file():
-        raise PerfUsageError(
+        raise UsageError(
             f"no baseline at {path}: record one with `make perf-baseline PROFILE={path.stem}`"
         )
     try:
@@ -98,9 +98,9 @@ def read_baseline(path: Path) -> Baseline:
             load=dict(meta.get("load") or {}),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise PerfUsageError(f"{path} is not a perf baseline ({error!r}); re-record it") from error
+        raise UsageError(f"{path} is not a perf baseline ({error!r}); re-record it") from error
     if len(baseline.rounds) < MIN_BASELINE_ROUNDS:
-        raise PerfUsageError(
+        raise UsageError(
             f"{path} has {len(baseline.rounds)} rounds; the gate needs at least "
             f"{MIN_BASELINE_ROUNDS}"
         )

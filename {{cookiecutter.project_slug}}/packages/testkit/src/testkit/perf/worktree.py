@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from testkit.usage import UsageError
 from testkit.git import GitError, commit_of, git
 
 
-class RevisionError(ValueError):
+class RevisionError(UsageError):
     """The requested revision cannot be checked out; the message names it."""
 
 
