@@ -21,9 +21,9 @@ In one default bake (its own git repository, so the gate can check BASE=HEAD out
   costs the same: the cost is a straight line in N.
 
 Wall times are of the runs above: one revision (null decisions) or two side by side (BASE).
-The command runs through `instructions.add_parser` in the bake's interpreter (DRIVER): the code
-`make perf-instructions` reaches once `testkit perf` registers it. The bench runs at the lowest
-CPU priority (nice 19): counts do not depend on it, other jobs on the machine do.
+Each run is the bake's own `testkit perf instructions` (what `make perf-instructions` runs). The
+bench runs at the lowest
+CPU priority (nice 19; not the quick run): counts do not depend on it, other jobs on the machine do.
 Every run's outcome is kept in build/bench/instructions/journal.jsonl: BENCH_RESUME=1 continues
 a stopped run from there (the same seed, so the same runs). Standalone: python
 bench/instruction_gate.py [--runs 100] [--base-runs 5] [--detections 3] [--project DIR]
@@ -66,14 +66,6 @@ SEED = 18
 COMMAND = "python bench/instruction_gate.py"
 REPORT = "reports/perf-instructions.json"
 BASELINE = "perf/baselines/instructions.json"
-DRIVER = """
-import argparse, sys
-from testkit.perf import instructions
-parser = argparse.ArgumentParser(prog="testkit perf")
-instructions.add_parser(parser.add_subparsers(dest="perf_command", required=True))
-arguments = parser.parse_args(sys.argv[1:])
-sys.exit(arguments.handler(arguments))
-"""
 SERVICE = "services/api/src/acme_knowledge_base"
 UNRELATED = Edit(
     f"{SERVICE}/search_query.py", "class InvalidQueryError(", "{}class InvalidQueryError("
@@ -169,6 +161,9 @@ class Journal:
 
 
 JOURNAL = Journal(None, resume=False)
+# The full run yields to other jobs (counts do not depend on CPU time); QUICK, run inside the
+# template's suite beside the other worker, does not, or it would wait for that worker.
+PRIORITY: list[str] = []
 
 
 def journaled(
@@ -186,7 +181,7 @@ def gate(project: Path, *arguments: str, pad: int) -> tuple[int, float, dict[str
     (project / REPORT).unlink(missing_ok=True)
     started = time.perf_counter()
     done = subprocess.run(
-        ["nice", "-n", "19", str(project / ".venv/bin/python"), "-c", DRIVER, *arguments],
+        [*PRIORITY, str(project / ".venv/bin/testkit"), "perf", *arguments],
         cwd=project,
         env=clean_env(BENCH_LAYOUT_PAD="x" * pad),
         capture_output=True,
@@ -375,7 +370,8 @@ def accuracy(
     """QUICK sizes the padding from the first guess instead of calibrating it."""
     if shutil.which("valgrind") is None:
         raise RuntimeError("valgrind is not installed: apt-get install valgrind")
-    global JOURNAL
+    global JOURNAL, PRIORITY
+    PRIORITY = [] if quick else ["nice", "-n", "19"]
     # QUICK keeps no journal: it runs once and fast.
     resume = os.environ.get("BENCH_RESUME") == "1"
     JOURNAL = Journal(None if quick else WORK_DIR / "instructions" / "journal.jsonl", resume)
