@@ -22,8 +22,8 @@ In one default bake (its own git repository, so the gate can check BASE=HEAD out
 
 Wall times are of the runs above: one revision (null decisions) or two side by side (BASE).
 Each run is the bake's own `testkit perf instructions` (what `make perf-instructions` runs). The
-bench runs at the lowest
-CPU priority (nice 19; not the quick run): counts do not depend on it, other jobs on the machine do.
+full bench runs at the lowest CPU priority (nice 19; the quick run does not): counts do not
+depend on it, other jobs on the machine do.
 Every run's outcome is kept in build/bench/instructions/journal.jsonl: BENCH_RESUME=1 continues
 a stopped run from there (the same seed, so the same runs). Standalone: python
 bench/instruction_gate.py [--runs 100] [--base-runs 5] [--detections 3] [--project DIR]
