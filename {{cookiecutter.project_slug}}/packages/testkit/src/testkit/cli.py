@@ -12,8 +12,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from testkit.project_settings import ProjectSettingsError
-from testkit.usage import UsageError
 from testkit import options
 from testkit.infra import (
     InfraManager,
@@ -23,6 +21,8 @@ from testkit.infra import (
 )
 from testkit.infra.checks import check_service
 from testkit.infra.leftovers import remove_leftovers
+from testkit.project_settings import ProjectSettingsError
+from testkit.usage import UsageError
 
 # Modules that contribute a subcommand (see the module docstring), in `--help` order.
 COMMAND_MODULES: tuple[str, ...] = (

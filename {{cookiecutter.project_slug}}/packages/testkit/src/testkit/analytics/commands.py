@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from testkit.usage import UsageError
 from testkit.analytics import durations as duration_policy
 from testkit.analytics.command_support import (
     open_store,
@@ -31,6 +30,7 @@ from testkit.analytics.flaky_commands import GATE_REPORT, run_flaky
 from testkit.analytics.quarantine import DEFAULT_PATH as QUARANTINE_PATH
 from testkit.analytics.replay import execute, plan_replay
 from testkit.arguments import non_negative_seconds, positive_int
+from testkit.usage import UsageError
 
 
 # --- testkit history --------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from testkit.usage import UsageError
 from testkit import report_files
 from testkit.analytics.command_support import (
     history_path,
@@ -18,8 +17,9 @@ from testkit.analytics.command_support import (
     read_quarantine,
 )
 from testkit.analytics.flakiness_report import RerunError, collect_nodeids
-from testkit.project_settings import ProjectSettingsError, read_project_settings
 from testkit.analytics.flaky import evaluate_flakiness_gate, flaky_rate, flaky_tests
+from testkit.project_settings import ProjectSettingsError, read_project_settings
+from testkit.usage import UsageError
 
 GATE_REPORT = report_files.FLAKINESS_GATE
 

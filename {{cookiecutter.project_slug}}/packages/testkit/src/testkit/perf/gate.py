@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from testkit.usage import UsageError
 from testkit.perf.figures import Figures, WindowFigures
 from testkit.perf.stats import Alternative, mann_whitney_p, wilcoxon_p
 from testkit.project_settings import DEFAULTS, read_project_settings
+from testkit.usage import UsageError
 
 TOTAL = "total"
 LATENCY_METRICS = ("p50_ms", "p95_ms", "p99_ms")

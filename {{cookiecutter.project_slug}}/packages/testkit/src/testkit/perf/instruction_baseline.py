@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from testkit.usage import UsageError
 from testkit.perf.callgrind import Counted
 from testkit.perf.instruction_gate import Environment
+from testkit.usage import UsageError
 
 FORMAT = 1
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from testkit.usage import UsageError
 from testkit.git import GitError, commit_of, git
+from testkit.usage import UsageError
 
 
 class RevisionError(UsageError):
