@@ -1,8 +1,9 @@
 """Resampled perf-ab decisions from pools of real pairs (stdin: bench/perf_gate_scale.py's
 pools), using the bake's own testkit: run by the bake's Python. Prints rows as JSON.
 
-Each decision draws pairs with replacement from one pool and applies perf-ab's sequential rule
-(6 pairs, one more while compare_pairs says the verdict is undecided, up to 30). Decisions
+Each decision takes the pairs of one pool in a random order (without replacement) and applies
+perf-ab's sequential rule (6 pairs, one more while compare_pairs says the verdict is undecided,
+up to 30). Decisions
 from one pool share its pairs, so the rates describe this machine's pairs as pooled; the pool
 sizes are printed beside them.
 """
@@ -33,12 +34,18 @@ SLOWDOWN_SHARE = 3
 def decide(
     pool: list[tuple[WindowFigures, WindowFigures]], limits: PerfLimits, rng: random.Random
 ) -> tuple[PerfResult, int]:
-    drawn = [rng.choice(pool) for _ in range(FIRST_PAIRS)]
+    """One decision: the pool's real pairs in a random order, without replacement (a pool holds
+    60, a decision uses at most 30). Drawing with replacement would repeat pairs: the repeats
+    understate the noise, and their tied differences send scipy's Wilcoxon test to a slow
+    permutation test."""
+    order = rng.sample(pool, min(MAX_PAIRS, len(pool)))
+    used = FIRST_PAIRS
     while True:
+        drawn = order[:used]
         result = compare_pairs([b for b, _ in drawn], [c for _, c in drawn], limits)
-        if len(drawn) >= MAX_PAIRS or not result.needs_more_pairs:
-            return result, len(drawn)
-        drawn.append(rng.choice(pool))
+        if used >= len(order) or not result.needs_more_pairs:
+            return result, used
+        used += 1
 
 
 def interval(count: int, total: int) -> tuple[float, float]:

@@ -11,8 +11,8 @@ resampling real pairs (the issue allows it, if real runs confirm the rates):
    a fast or a slow machine). Every pair (base and candidate loaded at the same time) is kept
    in CHECKPOINT; conditions are interleaved batch by batch, so slow spells of the machine
    fall on all of them; BENCH_RESUME=1 continues from the checkpoint (only what it lacks).
-2. Decisions (resampled). bench/perf_gate_resample.py, run by the bake's Python, draws pairs
-   with replacement from a pool and applies the gate's own sequential rule
+2. Decisions (resampled). bench/perf_gate_resample.py, run by the bake's Python, takes a pool's
+   pairs in a random order (without replacement) and applies the gate's own sequential rule
    (testkit.perf.gate.compare_pairs: --pairs 6, one more while undecided, up to 30) at the
    bake's limits and at tighter p50 limits.
 3. Calibration (real). Calibrations idle and under a hog, interleaved: how often
