@@ -110,7 +110,8 @@ def test_percentiles_of_endpoints_with_few_requests_are_skipped() -> None:
 
 def test_paired_rounds_cancel_what_the_machine_did_in_each_pair() -> None:
     # The machine's load swings 3x between pairs; within each pair the candidate is 30% slower.
-    load = [1.0, 3.0, 1.5, 2.5, 1.2, 2.8, 1.1]
+    # Nine pairs: with a Holm correction over the metrics, seven (p = 1/128) are too few.
+    load = [1.0, 3.0, 1.5, 2.5, 1.2, 2.8, 1.1, 2.0, 1.4]
     base = [round_of(10.0 * f) for f in load]
     candidate = [round_of(13.0 * f, 20.0 * f) for f in load]
 
@@ -255,3 +256,17 @@ def test_rounds_too_thin_to_judge_are_inconclusive_not_a_pass() -> None:
 
     assert result.verdict is PerfVerdict.INCONCLUSIVE
     assert "total p50_ms (too few requests)" in result.as_dict()["inconclusive"]
+
+
+def test_one_metric_barely_beyond_its_limit_among_many_is_not_a_regression() -> None:
+    # Seven pairs, all of them worse for POST /ask alone: p = 1/128 for that metric, below
+    # alpha but not below alpha / (number of metrics tested): Holm keeps it INCONCLUSIVE.
+    load = [1.0, 1.1, 0.9, 1.05, 0.95, 1.0, 1.02]
+    base = [round_of(10.0 * f, 10.0 * f) for f in load]
+    candidate = [round_of(10.0 * f, 13.0 * f) for f in load]
+
+    checks = verdicts(compare_pairs(base, candidate, LIMITS).checks)
+
+    tested = [label for label, verdict in checks.items() if verdict is not PerfVerdict.SKIPPED]
+    assert len(tested) > 2
+    assert PerfVerdict.REGRESSION not in checks.values()

@@ -4,7 +4,8 @@ A metric regresses only when both hold: its change is beyond the limit ([tool.te
 perf_p50_pct, perf_p95_pct, perf_p99_pct, perf_throughput_pct) in the worse direction, and the
 rounds say that excess is real: one-sided p < alpha for "worse than the limit allows" (Mann-
 Whitney U of the current rounds against the baseline's scaled by the limit; Wilcoxon signed-rank
-of the A/B pairs' log-ratios minus the limit's). Testing against the limit, not against "no
+of the A/B pairs' log-ratios minus the limit's), Holm-corrected over the metrics tested
+together. Testing against the limit, not against "no
 change", is what keeps a noisy machine from failing unchanged code: noise has to push every
 round past the limit, not merely past the baseline. Beyond the limit without significance is
 INCONCLUSIVE: the caller runs more rounds, up to a cap, and then reports INCONCLUSIVE.
@@ -22,7 +23,7 @@ import enum
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -308,8 +309,32 @@ def _evaluate(
                     p_within=None if change.p_within is None else round(change.p_within, 5),
                 )
             )
+    checks = _holm(checks, limits.alpha)
     checks.append(_error_rate_check(baseline, current, limits))
     return PerfResult(mode, tuple(checks), len(baseline), len(current), limits.alpha)
+
+
+def _holm(checks: list[MetricCheck], alpha: float) -> list[MetricCheck]:
+    """Holm-Bonferroni over the metrics tested together: the k-th smallest p must be below
+    alpha / (m - k + 1), so a run that tests a dozen metrics still fails unchanged code with
+    probability alpha, not a dozen times that. A regression that does not clear it stays
+    INCONCLUSIVE (more pairs or rounds may show it). Six lines: scipy has no Holm correction,
+    statsmodels would be a dependency for them."""
+    tested = sorted(
+        (c for c in checks if c.verdict is not PerfVerdict.SKIPPED and c.p_value is not None),
+        key=lambda c: c.p_value or 0.0,
+    )
+    cleared: set[int] = set()
+    for rank, check in enumerate(tested):
+        if (check.p_value or 0.0) >= alpha / (len(tested) - rank):
+            break
+        cleared.add(id(check))
+    return [
+        replace(c, verdict=PerfVerdict.INCONCLUSIVE)
+        if c.verdict is PerfVerdict.REGRESSION and id(c) not in cleared
+        else c
+        for c in checks
+    ]
 
 
 def _paired(
