@@ -18,7 +18,7 @@ import json
 import math
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -65,10 +65,7 @@ def read_limits(pyproject: Path) -> Limits:
     """[tool.testkit]'s limits; a missing key keeps its default, a bad value is an error
     (ProjectSettingsError)."""
     settings = read_project_settings(pyproject)
-    return Limits(*(settings.number(key) for key in LIMIT_KEYS))
-
-
-LIMIT_KEYS = ("coverage_threshold", "flaky_budget_percent", "adversarial_budget_percent")
+    return Limits(**{field.name: settings.number(field.name) for field in fields(Limits)})
 
 
 # --- reading the reports --------------------------------------------------------------------

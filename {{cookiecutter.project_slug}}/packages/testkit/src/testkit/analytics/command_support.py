@@ -23,9 +23,9 @@ def history_path(rootdir: Path) -> Path:
     return path if path.is_absolute() else rootdir / path
 
 
-def open_store(rootdir: Path) -> HistoryStore:
+def open_store(rootdir: Path, *, create: bool = False) -> HistoryStore:
     try:
-        return open_history(history_path(rootdir), create=False)
+        return open_history(history_path(rootdir), create=create)
     except HistoryError as error:
         raise UsageError(str(error)) from None
 
@@ -62,10 +62,3 @@ def table(rows: Sequence[Sequence[str]]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
-
-
-def open_or_create(rootdir: Path) -> HistoryStore:
-    try:
-        return open_history(history_path(rootdir), create=True)
-    except HistoryError as error:
-        raise UsageError(str(error)) from None

@@ -12,7 +12,6 @@ from pathlib import Path
 from testkit import report_files
 from testkit.analytics.command_support import (
     history_path,
-    open_or_create,
     open_store,
     read_quarantine,
 )
@@ -61,7 +60,7 @@ def _flaky_report(arguments: argparse.Namespace) -> int:
     from testkit.analytics.flakiness_report import flakiness_report
 
     rootdir = Path.cwd()
-    store = open_store(rootdir) if not arguments.all else open_or_create(rootdir)
+    store = open_store(rootdir) if not arguments.all else open_store(rootdir, create=True)
     entries = read_quarantine(rootdir)
     try:
         rows = flakiness_report(
