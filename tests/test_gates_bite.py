@@ -16,6 +16,9 @@ What each case runs, to stay cheap while still going through the real targets:
 - flakiness: a probe test that fails in 3 of every 10 runs, run 10 times into its own history
   file (TESTKIT_HISTORY), then `make flakiness-gate`.
 - quarantine: an entry for an existing test that expired in 2020, then `make flakiness-gate`.
+- mutation: a commit adding a function no test calls to pagination.py, then
+  `make mutation-gate BASE=HEAD~1` (mutmut over that one function, the unit and property tiers
+  deciding); the commit is taken back afterwards.
 The performance gate's bite (a 50 ms sleep in search) is tests/test_perf_gate_bite.py's.
 """
 
@@ -32,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from _bake import installed_default_bake, run_in
+from _bake import GIT, installed_default_bake, run_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gates-bake")]
 
@@ -243,3 +246,47 @@ def test_an_expired_quarantine_entry_fails_the_flakiness_gate(gated_project: Pat
     row = verdicts(gated_project)["quarantine"]
     assert row["verdict"] == "FAIL"
     assert row["detail"] == f"{victim} expired 2020-01-31 (owner jane@example.com)"
+
+
+UNTESTED_FUNCTION = """
+
+def pages_needed(total: int, *, page_size: int = DEFAULT_PAGE_SIZE) -> int:
+    \"\"\"How many pages hold ``total`` rows.\"\"\"
+    if total <= 0:
+        return 0
+    return (total + page_size - 1) // page_size
+"""
+
+
+def test_an_untested_function_fails_the_mutation_gate_naming_its_mutants(
+    gated_project: Path,
+) -> None:
+    unchanged = run(gated_project, "make", "mutation-gate", "BASE=HEAD")
+    assert unchanged.returncode == 0, unchanged.stdout[-3000:]
+    assert "nothing to mutate: no changed function" in unchanged.stdout
+
+    pagination = f"{PACKAGE}/pagination.py"
+    with restored(gated_project, pagination):
+        path = gated_project / pagination
+        source = path.read_text(encoding="utf-8")
+        path.write_text(source + UNTESTED_FUNCTION, encoding="utf-8")
+        first_line = len(source.splitlines()) + 3  # two blank lines, then the def
+        committed = run(gated_project, *GIT, "commit", "--quiet", "-am", "pages_needed")
+        assert committed.returncode == 0, committed.stdout
+        try:
+            gate = run(gated_project, "make", "mutation-gate", "BASE=HEAD~1")
+            table = judge(gated_project, "mutation")
+        finally:
+            run(gated_project, *GIT, "reset", "--quiet", "HEAD~1")
+
+    assert gate.returncode != 0, gate.stdout[-3000:]
+    assert "5 changed lines in 1 functions of 1 files" in gate.stdout
+    assert "score 0.0%" in gate.stdout
+    # Each surviving mutant is named by file and line, with the code it mutated.
+    places = set(re.findall(rf"{pagination}:(\d+)  (.+?)  ->", gate.stdout))
+    assert (str(first_line + 2), "if total <= 0:") in places, gate.stdout
+    assert (str(first_line + 4), "return (total + page_size - 1) // page_size") in places
+    assert table.returncode == 1, table.stdout
+    row = verdicts(gated_project)["mutation"]
+    assert (row["verdict"], row["measured"]) == ("FAIL", "0.0%")
+    assert f"{pagination}:{first_line + 2}" in row["detail"]

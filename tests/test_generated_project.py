@@ -167,6 +167,7 @@ def test_test_all_enhanced_passes_against_real_services(default_project: Path) -
         "coverage",
         "diff-coverage",
         "adversarial",
+        "mutation",
     }
     assert set(verdicts.values()) == {"PASS"}, verdicts
     header = header_line(result.stdout)

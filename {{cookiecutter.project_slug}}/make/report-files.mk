@@ -11,6 +11,7 @@ FLAKINESS_GATE_REPORT := flakiness-gate.json
 PERFORMANCE_GATE_REPORT := performance-gate.json
 PERF_AB_REPORT := perf-ab.json
 PERF_INSTRUCTIONS_REPORT := perf-instructions.json
+MUTATION_REPORT := mutation.json
 GATES_REPORT := gates.json
 DASHBOARD_REPORT := index.html
 ENHANCED_SUMMARY_REPORT := test-all-enhanced.tsv

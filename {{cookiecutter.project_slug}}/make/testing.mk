@@ -314,7 +314,7 @@ report: install | $(REPORTS_DIR) ## Build reports/index.html: duration trends, f
 
 # --- quality gates and test-all-enhanced ---
 # Producers write the reports (security.xml, adversarial.json, coverage.xml, diff-coverage.json,
-# flakiness-gate.json, performance-gate.json in reports/); `testkit gates` judges them and prints
+# flakiness-gate.json, performance-gate.json, mutation.json in reports/); `testkit gates` judges them and prints
 # one table (also reports/gates.json, and the GitHub step summary in Actions). A failing producer
 # never stops the others: its gate's row says what failed. A report that is missing fails its
 # gate, so each recipe deletes the reports it is about to produce first (no stale pass).
@@ -327,11 +327,11 @@ DIFF_BASE ?= origin/main
 COVERAGE_PYTEST = $(abspath $(COVERAGE)) run -m pytest
 GATE_REPORTS := $(addprefix $(REPORTS_DIR)/,$(SECURITY_REPORT) $(ADVERSARIAL_REPORT) \
 	$(FLAKINESS_GATE_REPORT) $(PERFORMANCE_GATE_REPORT) $(COVERAGE_REPORT) $(DIFF_COVERAGE_REPORT) \
-	$(GATES_REPORT))
+	$(MUTATION_REPORT) $(GATES_REPORT))
 SUBMAKE = $(MAKE) --no-print-directory
 # The gates this project judges (`testkit gates` names); performance needs a service to load.
 QUALITY_GATES ?= security flakiness quarantine $(if $(SERVICE_PACKAGE),performance) coverage \
-	diff-coverage adversarial
+	diff-coverage adversarial mutation
 
 .PHONY: coverage-report
 coverage-report: install | $(REPORTS_DIR) ## Combine the coverage data of the measured runs into reports/coverage.xml (+ HTML)
@@ -345,6 +345,21 @@ diff-coverage: install | $(REPORTS_DIR) ## Coverage of the lines changed since D
 	$(TESTKIT) diff-coverage --base '$(DIFF_BASE)' --coverage $(REPORTS_DIR)/$(COVERAGE_REPORT) \
 		--output $(REPORTS_DIR)/$(DIFF_COVERAGE_REPORT)
 
+# The mutation gate: mutmut mutates the functions changed since BASE (default DIFF_BASE) and
+# scores the mutants on the changed lines; MUTATION_THRESHOLD overrides [tool.testkit]
+# mutation_threshold. mutmut runs in .testkit/mutation; the last run's mutants stay there.
+MUTATION_THRESHOLD ?=
+MUTATION_ARGS = $(if $(MUTATION_THRESHOLD),--threshold '$(MUTATION_THRESHOLD)') \
+	--output $(REPORTS_DIR)/$(MUTATION_REPORT)
+
+.PHONY: mutation-gate
+mutation-gate: install | $(REPORTS_DIR) ## Mutate the lines changed since BASE (default DIFF_BASE) with mutmut; fail when fewer than MUTATION_THRESHOLD% are killed
+	$(TESTKIT) mutation --base '$(or $(BASE),$(DIFF_BASE))' $(MUTATION_ARGS)
+
+.PHONY: mutation-score
+mutation-score: install | $(REPORTS_DIR) ## Mutation score of every service function (nightly; minutes), recorded in the history for the dashboard
+	$(TESTKIT) mutation --all $(MUTATION_ARGS)
+
 .PHONY: coverage-gate
 coverage-gate: install | $(REPORTS_DIR) ## Suite under coverage (ARGS selects, e.g. -m unit), then coverage and diff coverage >= coverage_threshold
 	$(COVERAGE) erase
@@ -355,14 +370,15 @@ coverage-gate: install | $(REPORTS_DIR) ## Suite under coverage (ARGS selects, e
 	if [ "$$status" -ne 0 ]; then echo "coverage-gate: the measured test run failed (pytest exit $$status)" >&2; exit 1; fi
 
 .PHONY: gates-verdict
-gates-verdict: install | $(REPORTS_DIR) ## Judge every gate from the runs already made: flakiness check, coverage, diff coverage, then the table
+gates-verdict: install | $(REPORTS_DIR) ## Judge every gate from the runs already made: flakiness check, coverage, diff coverage, mutants of the changed lines, then the table
 	-$(SUBMAKE) flakiness-gate
 	-$(SUBMAKE) coverage-report
 	-$(SUBMAKE) diff-coverage
+	-$(SUBMAKE) mutation-gate
 	$(TESTKIT) gates $(QUALITY_GATES)
 
 .PHONY: quality-gates
-quality-gates: install | $(REPORTS_DIR) ## Run every gate (security, flakiness, quarantine, performance, coverage, diff coverage, adversarial); exit 1 if any fails
+quality-gates: install | $(REPORTS_DIR) ## Run every gate (security, flakiness, quarantine, performance, coverage, diff coverage, adversarial, mutation); exit 1 if any fails
 	rm -f $(GATE_REPORTS)
 	$(COVERAGE) erase
 	-$(SUBMAKE) security-gate PYTEST='$(COVERAGE_PYTEST)'

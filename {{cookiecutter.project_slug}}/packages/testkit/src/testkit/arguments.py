@@ -26,3 +26,10 @@ def non_negative_int(raw: str) -> int:
 
 def non_negative_seconds(raw: str) -> float:
     return _number(raw, float, "a number of seconds >= 0", 0)
+
+
+def percent(raw: str) -> float:
+    value = _number(raw, float, "a percentage from 0 to 100", 0)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"must be a percentage from 0 to 100, got {raw!r}")
+    return value

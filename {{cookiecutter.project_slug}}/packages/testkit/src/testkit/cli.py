@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "testkit.analytics.impact_cli",
     "testkit.analytics.report",
     "testkit.diff_coverage",
+    "testkit.mutation.command",
     "testkit.gates_command",
     "testkit.dependencies",
     "testkit.tiers",

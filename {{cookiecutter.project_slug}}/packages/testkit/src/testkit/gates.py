@@ -1,10 +1,11 @@
 """Quality gates: each gate judges one report file against one limit; `testkit gates` runs them.
 
 The gates never run tests themselves. The make targets produce the reports (security-gate,
-flakiness-gate, performance-gate, coverage-gate, adversarial-gate) and `testkit gates` reads
-them, so every verdict can be re-checked from the files a CI run keeps as artifacts. A gate
-whose report is missing or unreadable FAILS and names the file and the target that writes it:
-a gate that passes because nothing was measured would hide exactly the runs that broke.
+flakiness-gate, performance-gate, coverage-gate, adversarial-gate, mutation-gate) and
+`testkit gates` reads them, so every verdict can be re-checked from the files a CI run keeps as
+artifacts. A gate whose report is missing or unreadable FAILS and names the file and the target
+that writes it: a gate that passes because nothing was measured would hide exactly the runs
+that broke.
 
 Limits come from [tool.testkit] in the project's pyproject.toml (coverage_threshold,
 flaky_budget_percent, adversarial_budget_percent); the performance limits are applied by the
@@ -254,6 +255,34 @@ def performance_gate(report: Path) -> GateResult:
     return GateResult(gate, str(raw).lower(), limit, verdict, detail)
 
 
+def mutation_gate(report: Path) -> GateResult:
+    """The mutation gate's own verdict (reports/mutation.json, `testkit mutation`): the share of
+    the changed lines' mutants the tests killed, against the threshold it applied."""
+    gate = "mutation"
+    if not report.is_file():
+        return _missing(gate, report, "mutation-gate", "changed-line mutants killed")
+    try:
+        data = _read_json(report)
+        raw = data.get("verdict")
+        if raw not in {"PASS", "FAIL"}:
+            raise _BadInput(f"'verdict' must be PASS or FAIL, got {raw!r}")
+        threshold = _number(data, "threshold_percent")
+    except _BadInput as error:
+        return _unreadable(gate, report, "changed-line mutants killed", error)
+    limit = f">= {threshold:g}% killed"
+    verdict = Verdict(raw)
+    score = data.get("score_percent")
+    if not isinstance(score, int | float):
+        return GateResult(gate, "nothing scored", limit, verdict, str(data.get("reason", "")))
+    detail = f"{data.get('killed', '?')}/{data.get('total', '?')} killed vs {data.get('base')}"
+    survivors = [f"{s.get('path')}:{s.get('line')}" for s in data.get("survivors", [])[:5]]
+    if survivors:
+        detail += f"; survivors at {', '.join(survivors)}"
+    if data.get("reason"):
+        detail += f"; {data['reason']}"
+    return GateResult(gate, _pct(float(score)), limit, verdict, detail)
+
+
 def flakiness_gate(report: Path, budget: float) -> GateResult:
     """The flaky rate over the recent history (reports/flakiness-gate.json) within the budget."""
     gate, limit = "flakiness", f"<= {budget:g}% flaky"
@@ -341,6 +370,7 @@ GATES: dict[str, Evaluator] = {
     "adversarial": lambda inputs, limits: adversarial_gate(
         inputs.report(report_files.ADVERSARIAL.name), limits.adversarial_budget_percent
     ),
+    "mutation": lambda inputs, limits: mutation_gate(inputs.report(report_files.MUTATION.name)),
 }
 
 

@@ -72,6 +72,9 @@ SCHEMA: tuple[ProjectSetting, ...] = (
     ProjectSetting(
         "adversarial_budget_percent", "percent", 15.0, "adversarial tier: failure budget"
     ),
+    ProjectSetting(
+        "mutation_threshold", "percent", 80.0, "mutation gate: changed-line mutants killed"
+    ),
     _limit("perf_p50_pct", 10.0, "performance gate: p50 may grow by", high=1000.0),
     _limit("perf_p95_pct", 15.0, "performance gate: p95 may grow by", high=1000.0),
     _limit("perf_p99_pct", 20.0, "performance gate: p99 may grow by", high=1000.0),

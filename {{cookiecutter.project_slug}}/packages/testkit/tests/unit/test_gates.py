@@ -60,6 +60,7 @@ def cobertura(path: Path, *, valid: int, covered: int) -> Path:
         ("coverage", "coverage-gate"),
         ("diff-coverage", "coverage-gate"),
         ("adversarial", "adversarial-gate"),
+        ("mutation", "mutation-gate"),
     ],
 )
 def test_a_gate_whose_report_is_missing_fails_naming_the_file_and_the_target(

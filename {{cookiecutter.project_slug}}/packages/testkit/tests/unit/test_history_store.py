@@ -28,12 +28,12 @@ def row(
     return (run_id, nodeid, outcome, 0, 0.001, call_s, 0.001, "master", position)
 
 
-def test_a_new_file_gets_the_meta_rows_of_schema_version_2(tmp_path: Path) -> None:
+def test_a_new_file_gets_the_meta_rows_of_schema_version_3(tmp_path: Path) -> None:
     store = open_history(tmp_path / "h.db", create=True)
 
     meta = dict(store.connection.execute("SELECT key, value FROM meta"))
 
-    assert meta == {"application": "testkit-history", "schema_version": "2"}
+    assert meta == {"application": "testkit-history", "schema_version": "3"}
     assert store.connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -120,7 +120,7 @@ def test_a_file_from_a_newer_testkit_is_refused(tmp_path: Path) -> None:
         connection.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     connection.close()
 
-    with pytest.raises(HistoryError, match="schema version 7, newer than this testkit's 2"):
+    with pytest.raises(HistoryError, match="schema version 7, newer than this testkit's 3"):
         open_history(path, create=False)
 
 
@@ -135,17 +135,19 @@ def version_1_file(path: Path) -> None:
     connection.close()
 
 
-def test_a_version_1_file_gains_the_perf_tables_and_keeps_its_runs(tmp_path: Path) -> None:
+def test_a_version_1_file_gains_the_perf_and_mutation_tables_and_keeps_its_runs(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "h.db"
     version_1_file(path)
 
     store = open_history(path, create=False)
 
     tables = {name for (name,) in store.connection.execute("SELECT name FROM sqlite_master")}
-    assert {"perf_runs", "perf_figures"} <= tables
+    assert {"perf_runs", "perf_figures", "mutation_scores"} <= tables
     assert [run.run_id for run in store.recent_runs()] == ["old"]
     version = store.connection.execute("SELECT value FROM meta WHERE key='schema_version'")
-    assert version.fetchone() == ("2",)
+    assert version.fetchone() == ("3",)
 
 
 def test_an_older_file_is_migrated_in_place_keeping_its_rows(tmp_path: Path) -> None:

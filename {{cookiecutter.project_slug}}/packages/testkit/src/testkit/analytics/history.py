@@ -4,7 +4,8 @@ SQLite in WAL mode: a reader (the dashboard, `testkit history`) never blocks the
 and a run killed mid-way loses only the rows it had not committed yet; the file stays valid.
 The schema is versioned in `meta`; MIGRATIONS upgrades an older file in place (version 0 is
 "no tables yet", so creating a file is migrating it from 0); version 2 added the perf runs
-(`perf_runs`, `perf_figures`, written and read by testkit.analytics.perf_history). A file that
+(`perf_runs`, `perf_figures`, written and read by testkit.analytics.perf_history), version 3
+the mutation scores (`mutation_scores`, testkit.mutation.history). A file that
 is not SQLite, or is SQLite but not ours, is refused with one line naming it, and is never
 written to.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from testkit import report_files
 
 APPLICATION = "testkit-history"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_PATH = report_files.HISTORY
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Outcomes a result row may hold (pytest's, with setup/teardown failures as "error").
@@ -79,6 +80,21 @@ CREATE INDEX perf_runs_profile ON perf_runs(profile, kind, recorded_at);
 """
 
 
+# One row per `testkit mutation` run: what it scored ('all': every service function, nightly;
+# 'changed': the lines changed since a base) and how many of its mutants the tests killed.
+_MUTATION_SCORES_V3 = """
+CREATE TABLE mutation_scores (
+    recorded_at REAL NOT NULL,
+    commit_id TEXT,
+    dirty INTEGER NOT NULL,
+    scope TEXT NOT NULL,
+    killed INTEGER NOT NULL,
+    total INTEGER NOT NULL
+);
+CREATE INDEX mutation_scores_at ON mutation_scores(scope, recorded_at);
+"""
+
+
 class HistoryError(Exception):
     """The history file cannot be used; the message is one line naming the file and the fix."""
 
@@ -133,8 +149,18 @@ def _add_perf_runs_v2(connection: sqlite3.Connection) -> None:
 
 
 Migration = Callable[[sqlite3.Connection], None]
+
+
+def _add_mutation_scores_v3(connection: sqlite3.Connection) -> None:
+    connection.executescript(_MUTATION_SCORES_V3)
+
+
 # MIGRATIONS[v] upgrades a file at version v to v + 1. Append, never edit a released step.
-MIGRATIONS: Mapping[int, Migration] = {0: _create_v1, 1: _add_perf_runs_v2}
+MIGRATIONS: Mapping[int, Migration] = {
+    0: _create_v1,
+    1: _add_perf_runs_v2,
+    2: _add_mutation_scores_v3,
+}
 
 
 def _check_header(path: Path) -> None:

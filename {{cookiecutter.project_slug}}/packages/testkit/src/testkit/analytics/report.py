@@ -26,6 +26,7 @@ from testkit.analytics.report_data import (
     coverage_threshold,
     gather_coverage,
     gather_history,
+    gather_mutation_scores,
     gather_perf,
     gather_perf_trends,
 )
@@ -38,10 +39,14 @@ from testkit.analytics.report_panels import (
     perf_panel,
     slowest_panel,
 )
-from testkit.analytics.report_trends import duration_trend_panel, perf_trend_panel
+from testkit.analytics.report_trends import (
+    duration_trend_panel,
+    mutation_panel,
+    perf_trend_panel,
+)
 
 # Panels drawn from the history file: an unreadable one replaces them all with its reason.
-HISTORY_PANELS = frozenset({"trends", "slowest", "outcomes", "flaky", "perf-trends"})
+HISTORY_PANELS = frozenset({"trends", "slowest", "outcomes", "flaky", "perf-trends", "mutation"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +66,13 @@ def build_report(inputs: ReportInputs) -> list[Panel]:
 
     history = None
     perf_trends = None
+    mutation_scores = None
     history_problem = None
     if inputs.history is not None:
         try:
             history = gather_history(inputs.history, inputs.quarantine)
             perf_trends = gather_perf_trends(inputs.history)
+            mutation_scores = gather_mutation_scores(inputs.history)
         except HistoryError as error:
             history_problem = str(error)
     panels = [
@@ -76,6 +83,7 @@ def build_report(inputs: ReportInputs) -> list[Panel]:
         coverage_panel(gather_coverage(inputs.coverage_xml), coverage_threshold(inputs.root)),
         perf_panel(gather_perf(inputs.locust_dir, inputs.baselines_dir)),
         perf_trend_panel(perf_trends),
+        mutation_panel(mutation_scores),
     ]
     if history_problem is not None:
         panels = [

@@ -14,6 +14,7 @@ from testkit.analytics.changepoints import Point
 from testkit.analytics.history import Result, Run, open_history
 from testkit.analytics.perf_history import SeriesKey, perf_series
 from testkit.analytics.quarantine import QuarantineError, load_quarantine
+from testkit.mutation.history import score_series
 from testkit.perf.gate import TOTAL
 from testkit.project_settings import ProjectSettingsError, read_project_settings
 
@@ -94,6 +95,17 @@ def gather_perf_trends(history: Path) -> dict[SeriesKey, tuple[Point, ...]]:
     finally:
         store.close()
     return {key: points[-PERF_TREND_RUNS:] for key, points in series.items() if key.scope == TOTAL}
+
+
+def gather_mutation_scores(history: Path) -> tuple[Point, ...]:
+    """The nightly mutation scores, oldest first; () when none."""
+    if not history.is_file():
+        return ()
+    store = open_history(history, create=False)
+    try:
+        return score_series(store)
+    finally:
+        store.close()
 
 
 def _package_of(filename: str) -> str:

@@ -184,3 +184,40 @@ def perf_trend_panel(series: Mapping[SeriesKey, Sequence[Point]] | None) -> Pane
         f"dashed lines: change points ({len(marks)}){problem}"
     )
     return Panel("perf-trends", title, marked(figure, marks), table, note=note)
+
+
+MUTATION_RUNS = 60  # newest nightly scores on the chart
+
+
+def mutation_panel(points: Sequence[Point] | None) -> Panel:
+    """The nightly mutation score (make mutation-score) per recorded run."""
+    title = "Mutation score (nightly, every service function)"
+    if not points:
+        return Panel(
+            "mutation",
+            title,
+            missing="no data: run make mutation-score (records the score in the history)",
+        )
+    shown = points[-MUTATION_RUNS:]
+    figure = {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "killed (%)",
+                "x": [_when(p.at) for p in shown],
+                "y": [round(p.value, 1) for p in shown],
+                "hovertext": [f"commit {p.label}" for p in shown],
+            }
+        ],
+        "layout": {
+            "xaxis": {"title": {"text": "run recorded (UTC)"}},
+            "yaxis": {"title": {"text": "mutants killed (%)"}, "range": [0, 100]},
+            "margin": {"t": 20},
+        },
+    }
+    table = (
+        ("recorded (UTC)", "commit", "score"),
+        *((_when(p.at), p.label, f"{p.value:.1f}%") for p in reversed(shown[-10:])),
+    )
+    return Panel("mutation", title, figure, table, note=f"{len(shown)} recorded runs")
