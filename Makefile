@@ -1,6 +1,6 @@
 # Proving Ground: the template repository's own targets.
 # Everything installs itself: a local virtualenv (.venv) holds uv, cookiecutter,
-# cruft, pytest and the linters, rebuilt only when pyproject.toml or uv.lock change.
+# cruft, copier, pytest and the linters, rebuilt only when pyproject.toml or uv.lock change.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -16,7 +16,7 @@ OPTIONS ?=
 ARGS ?=
 DEMO_DIR := build/demo
 # The template directory is Jinja, not Python: it is linted in its bakes (tests/test_bake_matrix.py).
-LINT_PATHS := hooks tests bench scripts local_extensions.py
+LINT_PATHS := hooks tests bench scripts local_extensions.py copier_extensions.py
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ uv.lock: pyproject.toml | $(UV)
 	touch $@
 
 .PHONY: install
-install: $(VENV)/.synced ## Create .venv with the template's tools (uv, cookiecutter, cruft, pytest)
+install: $(VENV)/.synced ## Create .venv with the template's tools (uv, cookiecutter, cruft, copier, pytest)
 
 .PHONY: test
 test: install ## Run the template's whole test suite (bakes, hooks, generated make test)
@@ -51,6 +51,10 @@ bake: install ## Bake into build/<slug> with cookiecutter; OPTIONS="key=value ..
 	rm -rf build/bake
 	$(BIN)/cookiecutter --no-input --output-dir build/bake . $(OPTIONS)
 	@echo "Baked into: $$(ls -d build/bake/*)"
+
+.PHONY: copier-config
+copier-config: install ## Write copier.yml from cookiecutter.json (after changing an option)
+	$(BIN)/python scripts/copier_config.py
 
 .PHONY: demo
 demo: install ## Bake the default project with cruft into build/demo and run its make test

@@ -11,6 +11,8 @@ API (extra_context), in a user config or replayed by `cruft update` as a Jinja t
 `{{ cycler.__init__.__globals__.os.system(...) }}` would run a command while baking.
 OptionValuesAreLiteral keeps such values literal; only the template's own Jinja (the
 defaults in cookiecutter.json, the hook scripts, the templated directory name) renders.
+copier loads both extensions too (copier.yml): it renders the defaults of a user's copier
+settings file, so the same rule holds there, with copier.yml's strings as the template's own.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ import json
 import re
 from pathlib import Path
 
+import yaml
 from jinja2 import Environment
 from jinja2.ext import Extension
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent
+# The name of the copier answers file in the template. Under copier it renders to the answers
+# file's path; under cookiecutter `_copier_conf` is undefined, the name renders empty and
+# cookiecutter skips a file whose name is empty.
+COPIER_ANSWERS_FILE = "{{ _copier_conf.answers_file if _copier_conf is defined else '' }}"
 JINJA_DELIMITER = re.compile(r"\{[{%#]")
 # A bare variable reference substitutes a value and cannot run code; templated paths
 # (`{{cookiecutter.project_slug}}`, `src/{{cookiecutter.package_name}}`) are made of them.
@@ -50,13 +57,28 @@ class TextLiterals(Extension):
         environment.filters.update(toml_str=toml_str, yaml_str=yaml_str, py_str=py_str)
 
 
+def _strings(value: object) -> list[str]:
+    """Every string in a parsed JSON or YAML document."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
 def _template_sources() -> frozenset[str]:
-    """The strings the template itself hands to Jinja.from_string (besides paths)."""
+    """The strings the template itself hands to Jinja.from_string (besides plain paths)."""
     context = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
-    prompts = context.get("__prompts__", {})
-    values = [v for v in [*context.values(), *prompts.values()] if isinstance(v, str)]
-    hooks = [p.read_text(encoding="utf-8") for p in sorted((TEMPLATE_ROOT / "hooks").glob("*"))]
-    return frozenset(values + hooks)
+    copier_yml = TEMPLATE_ROOT / "copier.yml"
+    copier = yaml.safe_load(copier_yml.read_text(encoding="utf-8")) if copier_yml.exists() else {}
+    hooks = [
+        p.read_text(encoding="utf-8")
+        for p in sorted((TEMPLATE_ROOT / "hooks").glob("*"))
+        if p.is_file()
+    ]
+    return frozenset([*_strings(context), *_strings(copier), *hooks, COPIER_ANSWERS_FILE])
 
 
 class OptionValuesAreLiteral(Extension):
@@ -68,7 +90,8 @@ class OptionValuesAreLiteral(Extension):
 
     def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
         # Named templates are the project files; from_string sources are option values,
-        # paths and hooks. Paths carry no Jinja but bare variable references.
+        # paths, hooks and copier.yml's strings. Paths carry no Jinja but bare variable
+        # references, except the copier answers file's name (an own source).
         if name is not None or source in self._own_sources:
             return source
         if not JINJA_DELIMITER.search(BARE_VARIABLE.sub("", source)):

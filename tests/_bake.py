@@ -7,6 +7,7 @@ ignored), so local caches or virtualenvs in the working tree never leak into a b
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 from cookiecutter.main import cookiecutter
@@ -98,6 +100,18 @@ def export_template(destination: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
     return destination
+
+
+def template_module(relative: str) -> ModuleType:
+    """A Python module of the template root, loaded from its file under a name of its own."""
+    path = TEMPLATE_ROOT / relative
+    spec = importlib.util.spec_from_file_location(f"template_{path.stem}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_cookiecutter_config(directory: Path) -> Path:
