@@ -68,6 +68,10 @@ demo: install ## Bake the default project with cruft into build/demo and run its
 canary: install ## Bake default and minimal, relock to the newest releases, run their make test; names what moved
 	$(BIN)/python scripts/canary.py run $(ARGS)
 
+.PHONY: upgrade-check
+upgrade-check: install ## Bake the previous release (CHANGELOG.md) with cruft and copier, update each to HEAD, run its make test (MAKE_ARGS adds to it)
+	$(BIN)/python scripts/release_upgrade.py --make-args '$(MAKE_ARGS)'
+
 .PHONY: move-resolution-date
 move-resolution-date: install ## Record DATE (UTC, e.g. 2026-12-06T00:00:00Z) as the date bakes resolve at (after a green canary)
 	$(BIN)/python scripts/canary.py move-date '$(DATE)'

@@ -15,7 +15,7 @@ from testkit.analytics.impact_plugin import register_impact
 from testkit.analytics.wiring import register_analytics
 from testkit.budget import AdversarialBudget, resolve_budget
 from testkit.chaos import plugin as chaos_plugin
-from testkit.header import format_header
+from testkit.header import format_header, template_version
 from testkit.infra import InfraManager, default_sources, installed_services
 from testkit.infra.addresses import host_port
 from testkit.modes import resolve_mode
@@ -125,7 +125,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_report_header(config: pytest.Config) -> str:
     state = get_state(config)
-    header = format_header(state.mode.name, state.seed.seed, state.infra.resolutions())
+    template = template_version(config.rootpath)
+    header = format_header(state.mode.name, state.seed.seed, state.infra.resolutions(), template)
     return f"{header} {chaos_plugin.header_part(config)}"
 
 

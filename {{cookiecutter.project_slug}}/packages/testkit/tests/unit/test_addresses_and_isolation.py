@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from testkit.header import format_header
+from testkit.header import format_header, template_version
 from testkit.infra.addresses import check_scheme, host_port, mask_password
 from testkit.infra.protocol import Probe, ProbeStatus
 from testkit.infra.resolve import resolve
@@ -73,7 +74,13 @@ def test_the_header_is_one_line_of_facts() -> None:
         resolve("redis", [Probe("url", ProbeStatus.SKIPPED, "TEST_REDIS_URL not set")]),
     ]
 
-    assert format_header("MOCK", 123, resolutions) == (
+    assert format_header("MOCK", 123, resolutions, "0.2.0") == (
         "testkit: mode=MOCK seed=123 postgres=url(postgresql://127.0.0.1:5432/test) "
-        "redis=unavailable(TEST_REDIS_URL not set)"
+        "redis=unavailable(TEST_REDIS_URL not set) template=0.2.0"
     )
+
+
+def test_the_template_release_is_read_from_the_file_the_template_writes(tmp_path: Path) -> None:
+    assert template_version(tmp_path) is None
+    (tmp_path / ".template-version").write_text("0.2.0\n", encoding="utf-8")
+    assert template_version(tmp_path) == "0.2.0"
