@@ -31,6 +31,7 @@ MEASUREMENTS = (
     "perf_gate_accuracy",
     "perf_gate_scale",
     "instruction_gate",
+    "mutation_gate",
 )
 RESULTS = TEMPLATE_ROOT / "bench" / "results.json"
 

@@ -29,7 +29,7 @@ def test_quick_bench_reports_every_measurement(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        # Eight measurements, two of them perf-ab and callgrind runs: ten minutes on a quiet
+        # Nine measurements, two of them perf-ab and callgrind runs: ten minutes on a quiet
         # 2-core machine, more beside the other worker's bakes.
         timeout=1800,
         check=False,
@@ -53,5 +53,8 @@ def test_quick_bench_reports_every_measurement(tmp_path: Path) -> None:
     scale = {f["label"]: f["values"] for f in measurements["perf_gate_scale"]["figures"]}
     assert scale["unchanged, default limits (p50 10%)"]["decisions"] == 10, scale
     assert scale["calibration: idle vs CPU hog, called different"]["checks"] >= 1, scale
+    (mutation,) = measurements["mutation_gate"]["figures"]
+    assert mutation["values"]["verdict"] == "PASS", mutation
+    assert mutation["values"]["mutants"] > 0, mutation
     impact = measurements["impact_faults"]["figures"]
     assert all(figure["values"]["testkit missed"] == 0 for figure in impact), impact
