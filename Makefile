@@ -69,8 +69,8 @@ canary: install ## Bake default and minimal, relock to the newest releases, run 
 	$(BIN)/python scripts/canary.py run $(ARGS)
 
 .PHONY: upgrade-check
-upgrade-check: install ## Bake the previous release (CHANGELOG.md) with cruft and copier, update each to HEAD, run its make test (MAKE_ARGS adds to it)
-	$(BIN)/python scripts/release_upgrade.py --make-args '$(MAKE_ARGS)'
+upgrade-check: install ## Bake the previous release (CHANGELOG.md) with cruft and copier, update each to HEAD, run its make test (MAKE_ARGS="ARGS=-m unit" adds one argument)
+	$(BIN)/python scripts/release_upgrade.py $(if $(MAKE_ARGS),--make-arg '$(MAKE_ARGS)')
 
 .PHONY: move-resolution-date
 move-resolution-date: install ## Record DATE (UTC, e.g. 2026-12-06T00:00:00Z) as the date bakes resolve at (after a green canary)

@@ -9,11 +9,11 @@ check, and the check says so).
 For each tool that could bake that release (cruft always; copier when the release has
 copier.yml), the check bakes it, commits it as a team would, adds a test of the team's own,
 updates the project to HEAD (`cruft update`, `copier update`), and runs the generated
-`make test` (MAKE_ARGS adds arguments, e.g. `ARGS=-m unit`). It fails when an update conflicts,
-loses the team's test, or leaves a project whose tests fail. HEAD means the committed template:
-commit first.
+`make test` (`--make-arg` adds one argument to it, e.g. `--make-arg "ARGS=-m unit"`). It fails
+when an update conflicts, loses the team's test, or leaves a project whose tests fail. HEAD
+means the committed template: commit first.
 
-    python scripts/release_upgrade.py [--make-args "ARGS=-m unit"] [--keep DIR]
+    python scripts/release_upgrade.py [--make-arg "ARGS=-m unit"] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ def run(arguments: argparse.Namespace) -> int:
     legs = []
     for tool in tools:
         print(f"==> {tool}: bake {release.version}, commit, add a team test, update, make test")
-        legs.append(upgrade(tool, release, work, shlex.split(arguments.make_args)))
+        legs.append(upgrade(tool, release, work, arguments.make_arg))
         print(f"    {'PASS' if legs[-1].passed else 'FAIL'}: {legs[-1].detail}")
     print(f"\n{'tool':<8} {'result':<7} {'seconds':>8}  detail")
     for leg in legs:
@@ -218,7 +218,12 @@ def run(arguments: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--make-args", default="", help='added to `make test`, e.g. "ARGS=-m unit"')
+    parser.add_argument(
+        "--make-arg",
+        action="append",
+        default=[],
+        help='one argument added to `make test`, e.g. "ARGS=-m unit" (repeatable)',
+    )
     parser.add_argument("--keep", help="work in this directory and keep it")
     arguments = parser.parse_args(argv)
     try:

@@ -78,7 +78,7 @@ def test_the_previous_release_updates_to_head_with_cruft_and_copier(
         TEMPLATE_ROOT,
         sys.executable,
         "scripts/release_upgrade.py",
-        "--make-args",
+        "--make-arg",
         "ARGS=-m unit",
         "--keep",
         str(tmp_path / "work"),

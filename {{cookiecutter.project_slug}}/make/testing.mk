@@ -59,9 +59,14 @@ upgrade-deps: install ## Relock to the newest releases (DATE=<UTC time>, default
 $(REPORTS_DIR):
 	@mkdir -p $@
 
+# make test's pytest-xdist workers: auto (one per core) or a number; 0 runs every test in this
+# process (for a debugger). worksteal: an idle worker takes queued tests from a busy one, so a
+# few slow tests do not leave a core idle at the end.
+TEST_WORKERS ?= auto
+
 .PHONY: test
-test: install | $(REPORTS_DIR) ## Run the whole suite (JUnit XML in reports/)
-	$(PYTEST) --junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
+test: install | $(REPORTS_DIR) ## Run the whole suite on TEST_WORKERS xdist workers (default: one per core; 0: one process); JUnit XML in reports/
+	$(PYTEST) -n $(TEST_WORKERS) --dist worksteal --junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 # One target per tier folder that exists: test-unit, test-integration, ... A tier's marker is
 # added by testkit from the folder, so `-m <tier>` selects exactly that folder's tests.

@@ -68,6 +68,10 @@ class MutmutConfig:
             # One process: mutmut forks a worker per mutant itself. No random order: the
             # stats run and the mutant runs must see the same tests.
             'pytest_add_cli_args = ["-p", "no:xdist", "-p", "no:randomly"]',
+            # A mutant that makes a test hang is killed after (the tests' time + 5 s) x 4 of wall
+            # time; mutmut's default (x 15) lets a few hangs take most of a nightly run.
+            "timeout_multiplier = 4.0",
+            "timeout_constant = 5.0",
             f"also_copy = {strings(self.also_copy)}",
         ]
         if self.only:
