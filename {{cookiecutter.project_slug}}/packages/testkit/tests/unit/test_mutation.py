@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from testkit import gates
+from testkit.analytics.history import open_history
+from testkit.analytics.report_trends import mutation_panel
 from testkit.gates import Verdict
 from testkit.mutation.command import mutants_of
+from testkit.mutation.history import record_score, score_series
 from testkit.mutation.mutants import line_change, parse_results, parse_shown
 from testkit.mutation.scope import function_spans, module_of, scope_of
 from testkit.mutation.verdict import Mutant, judge
@@ -225,3 +228,25 @@ def test_the_gate_passes_on_nothing_to_mutate_and_refuses_an_unknown_verdict(
     assert (nothing.verdict, nothing.measured) == (Verdict.PASS, "nothing scored")
     assert odd.verdict is Verdict.FAIL
     assert "'verdict' must be PASS or FAIL" in odd.detail
+
+
+def test_scores_are_recorded_in_the_history_and_drawn_on_the_dashboard(tmp_path: Path) -> None:
+    history = tmp_path / "history.db"
+    three_of_four = judge([mutant("killed", n) for n in range(3)] + [mutant("survived")], 80)
+
+    record_score(history, three_of_four, scope="all", root=tmp_path)
+    record_score(history, judge([], 80), scope="all", root=tmp_path)  # nothing scored: no row
+    store = open_history(history, create=False)
+    try:
+        points = score_series(store)
+        assert score_series(store, scope="changed") == ()
+    finally:
+        store.close()
+
+    assert [(p.label, p.value) for p in points] == [("(no git)", 75.0)]
+    panel = mutation_panel(points)
+    assert panel.figure is not None
+    assert panel.figure["data"][0]["y"] == [75.0]
+    assert "make mutation-score" in mutation_panel(()).missing
+    with pytest.raises(ValueError, match="scope must be one of all, changed"):
+        record_score(history, three_of_four, scope="nightly", root=tmp_path)
