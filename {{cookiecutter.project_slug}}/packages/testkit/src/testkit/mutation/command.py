@@ -121,7 +121,7 @@ def mutate(
     }
     chosen = {name: d for name, d in all_packages.items() if d in directories}
     tests = list(tests) or default_tests(root, sorted(directories))
-    space, _ = workspace.prepare(root, chosen, scope.files if changed_only else (), tests)
+    space = workspace.prepare(root, chosen, scope.files if changed_only else (), tests)
     log.write_text(f"tests: {' '.join(tests)}\n", encoding="utf-8")
     workspace.run_mutants(
         space, [t.prefix for t in scope.targets] if changed_only else [], log, jobs

@@ -96,8 +96,8 @@ def linked_entries(root: Path) -> list[str]:
 
 def prepare(
     root: Path, packages: Mapping[str, str], only: Sequence[str], tests: Sequence[str]
-) -> tuple[Path, MutmutConfig]:
-    """Create or refresh the workspace below `root`; returns it and its mutmut settings."""
+) -> Path:
+    """Create or refresh the workspace below `root` for mutmut to run in."""
     workspace = root / WORKSPACE
     workspace.mkdir(parents=True, exist_ok=True)
     entries = linked_entries(root)
@@ -116,7 +116,7 @@ def prepare(
     pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
     own = _MUTMUT_TABLE.sub("", pyproject).rstrip("\n")  # the project's [tool.mutmut] gives way
     (workspace / "pyproject.toml").write_text(own + "\n\n" + config.table(), encoding="utf-8")
-    return workspace, config
+    return workspace
 
 
 def _mutmut(workspace: Path, *arguments: str, log: Path) -> int:
