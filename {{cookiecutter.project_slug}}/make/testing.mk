@@ -59,14 +59,16 @@ upgrade-deps: install ## Relock to the newest releases (DATE=<UTC time>, default
 $(REPORTS_DIR):
 	@mkdir -p $@
 
-# make test's pytest-xdist workers: auto (one per core) or a number; 0 runs every test in this
-# process (for a debugger). worksteal: an idle worker takes queued tests from a busy one, so a
-# few slow tests do not leave a core idle at the end.
+# pytest-xdist workers of make test, the tier targets (perf excepted: its timings need the
+# machine to themselves) and the gates' test runs: auto (one per core) or a number; 0 runs every
+# test in this process (for a debugger). worksteal: an idle worker takes queued tests from a
+# busy one, so a few slow tests do not leave a core idle at the end.
 TEST_WORKERS ?= auto
+XDIST = -n $(TEST_WORKERS) --dist worksteal
 
 .PHONY: test
 test: install | $(REPORTS_DIR) ## Run the whole suite on TEST_WORKERS xdist workers (default: one per core; 0: one process); JUnit XML in reports/
-	$(PYTEST) -n $(TEST_WORKERS) --dist worksteal --junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
+	$(PYTEST) $(XDIST) --junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 # One target per tier folder that exists: test-unit, test-integration, ... A tier's marker is
 # added by testkit from the folder, so `-m <tier>` selects exactly that folder's tests.
@@ -83,7 +85,7 @@ tier_paths = $(wildcard tests/$(1) packages/*/tests/$(1))
 define tier_target
 .PHONY: test-$(1)
 test-$(1): install
-	$$(PYTEST) -m $(1) $$(call tier_paths,$(1)) $$(ARGS)
+	$$(PYTEST) $$(if $$(filter perf,$(1)),,$$(XDIST)) -m $(1) $$(call tier_paths,$(1)) $$(ARGS)
 endef
 $(foreach tier,$(TIERS),$(eval $(call tier_target,$(tier))))
 
@@ -173,12 +175,12 @@ endif
 # --- adversarial budget (helper ASK) -------------------------------------------------------
 .PHONY: adversarial-gate
 adversarial-gate: install | $(REPORTS_DIR) ## Adversarial tier vs adversarial_budget_percent (reports/adversarial.json)
-	$(PYTEST) -m adversarial $(call tier_paths,adversarial) $(ARGS)
+	$(PYTEST) $(XDIST) -m adversarial $(call tier_paths,adversarial) $(ARGS)
 
 # --- security gate (helper INGEST) ---------------------------------------------------------
 .PHONY: security-gate
 security-gate: install | $(REPORTS_DIR) ## The security tier must pass: authn/authz, cross-tenant, injection, SSRF (reports/security.xml)
-	$(PYTEST) -m security $(call tier_paths,security) --junitxml=$(REPORTS_DIR)/$(SECURITY_REPORT) $(ARGS)
+	$(PYTEST) $(XDIST) -m security $(call tier_paths,security) --junitxml=$(REPORTS_DIR)/$(SECURITY_REPORT) $(ARGS)
 
 # --- chaos: fault proxy, killable servers, scenarios ---------------------------------------
 # A scenario is a file: tests/chaos/test_<name>.py is scenario <name>. The list is read from
@@ -188,7 +190,7 @@ CHAOS_SCENARIOS := $(sort $(patsubst $(CHAOS_DIR)/test_%.py,%,$(wildcard $(CHAOS
 
 .PHONY: chaos
 chaos: install | $(REPORTS_DIR) ## Every chaos scenario: faults injected, recovery and no data loss checked (reports/chaos.xml)
-	$(PYTEST) -m chaos $(CHAOS_DIR) --junitxml=$(REPORTS_DIR)/$(CHAOS_REPORT) $(ARGS)
+	$(PYTEST) $(XDIST) -m chaos $(CHAOS_DIR) --junitxml=$(REPORTS_DIR)/$(CHAOS_REPORT) $(ARGS)
 
 .PHONY: chaos-scenario
 chaos-scenario: install ## One chaos scenario alone: make chaos-scenario SCENARIO=<name> (a wrong name lists them)

@@ -85,6 +85,35 @@ def test_a_changed_function_runs_only_the_tests_that_execute_it(project: pytest.
     )
 
 
+OTHER_TESTS = """
+from pathlib import Path
+
+Path("other-imported").touch()  # a trace of being collected
+
+
+def test_other():
+    assert True
+"""
+
+
+def test_a_test_file_with_no_selected_test_is_not_even_collected(
+    project: pytest.Pytester,
+) -> None:
+    (project.path / "tests" / "test_other.py").write_text(OTHER_TESTS)
+    project.runpytest_subprocess("-p", "no:randomly", "--testkit-impact-record=1")
+    (project.path / "other-imported").unlink()
+    calc = project.path / "src" / "calc.py"
+    calc.write_text(CALC.replace("return a * 2", "return a * 2 + 1"))
+
+    result = project.runpytest_subprocess(
+        "-p", "no:randomly", "--testkit-impact-changed=src/calc.py"
+    )
+
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines(["testkit impact: 1 of 4 tests selected: src/calc.py:double*"])
+    assert not (project.path / "other-imported").exists()
+
+
 def test_a_new_test_and_a_stale_map_widen_the_selection(project: pytest.Pytester) -> None:
     tests = project.path / "tests" / "test_calc.py"
     tests.write_text(TESTS + "\n\ndef test_added_later():\n    assert True\n")

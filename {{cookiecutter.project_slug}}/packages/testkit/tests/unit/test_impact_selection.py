@@ -91,6 +91,8 @@ def test_a_changed_function_selects_only_the_tests_that_executed_it(impact_map: 
     assert selection.tests == {R}
     assert [n for n in sorted(ALL_TESTS) if selection.selects(n)] == [R]
     assert selection.reasons[0] == f"{SERVICE}:rank changed"
+    # The other test files are not even collected; a file the map does not know would be.
+    assert selection.files_to_skip() == {"tests/unit/test_search.py", "tests/e2e/test_routes.py"}
 
 
 def test_a_comment_only_edit_selects_nothing(impact_map: ImpactMap) -> None:

@@ -79,6 +79,16 @@ class Selection:
             return True
         return nodeid.partition("::")[0] in self.test_files
 
+    def files_to_skip(self) -> frozenset[str]:
+        """Test files the map knows of which no test is selected: not even collected (importing
+        every test module is most of a small selection's start-up). A file the map does not
+        know is collected: its tests are new and run."""
+        if self.run_all:
+            return frozenset()
+        known = {nodeid.partition("::")[0] for nodeid in self.known_tests}
+        wanted = {nodeid.partition("::")[0] for nodeid in self.tests} | self.test_files
+        return frozenset(known - wanted)
+
     def split(self, nodeids: Iterable[str]) -> tuple[list[str], list[str], int]:
         """(selected, deselected, how many selected ones the map does not know)."""
         selected: list[str] = []

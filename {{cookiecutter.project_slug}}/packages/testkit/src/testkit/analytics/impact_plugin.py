@@ -21,6 +21,17 @@ class ImpactSelector:
         self._change = change
         self._selection = selection
         self._line: str | None = None
+        self._skipped_files = selection.files_to_skip()
+        self._skipped_tests = sum(
+            nodeid.partition("::")[0] in self._skipped_files for nodeid in selection.known_tests
+        )
+
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
+        """Not even import a test file none of whose tests is selected."""
+        if collection_path.suffix != ".py" or not collection_path.is_relative_to(config.rootpath):
+            return None
+        relative = collection_path.relative_to(config.rootpath).as_posix()
+        return True if relative in self._skipped_files else None
 
     def pytest_report_header(self) -> str:
         what = "everything" if self._selection.run_all else "affected tests only"
@@ -36,7 +47,10 @@ class ImpactSelector:
         keep = set(selected_ids)
         deselected = [item for item in items if item.nodeid not in keep]
         self._line = format_selection(
-            self._selection, total=len(items), selected=len(keep), unknown=unknown
+            self._selection,
+            total=len(items) + self._skipped_tests,  # the skipped files' tests, uncollected
+            selected=len(keep),
+            unknown=unknown,
         )
         if deselected:
             config.hook.pytest_deselected(items=deselected)
