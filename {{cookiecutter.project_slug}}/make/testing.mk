@@ -307,12 +307,12 @@ impact-map: install ## Record which tests execute which code (coverage per test)
 .PHONY: test-impact
 test-impact: install | $(REPORTS_DIR) ## Run only the tests CHANGED_FILES=a.py,b.py affect (impact map)
 	@test -n "$(CHANGED_FILES)" || { echo "test-impact needs CHANGED_FILES=path[,path...]"; exit 2; }
-	TESTKIT_IMPACT_MAP=$(IMPACT_MAP) $(PYTEST) --testkit-impact-changed="$(CHANGED_FILES)" \
+	TESTKIT_IMPACT_MAP=$(IMPACT_MAP) $(PYTEST) $(XDIST) --testkit-impact-changed="$(CHANGED_FILES)" \
 		--junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 .PHONY: test-selective
 test-selective: install | $(REPORTS_DIR) ## Run only the tests affected by the changes since BASE (default HEAD)
-	TESTKIT_IMPACT_MAP=$(IMPACT_MAP) $(PYTEST) --testkit-impact-base="$(or $(BASE),HEAD)" \
+	TESTKIT_IMPACT_MAP=$(IMPACT_MAP) $(PYTEST) $(XDIST) --testkit-impact-base="$(or $(BASE),HEAD)" \
 		--junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 .PHONY: report
