@@ -355,9 +355,11 @@ diff-coverage: install | $(REPORTS_DIR) ## Coverage of the lines changed since D
 # The mutation gate: mutmut mutates the functions changed since BASE (default DIFF_BASE) and
 # scores the mutants on the changed lines; MUTATION_THRESHOLD overrides [tool.testkit]
 # mutation_threshold. mutmut runs in .testkit/mutation; the last run's mutants stay there.
+# MUTATION_TESTS chooses the test paths that decide (default: the unit and property tiers).
 MUTATION_THRESHOLD ?=
+MUTATION_TESTS ?=
 MUTATION_ARGS = $(if $(MUTATION_THRESHOLD),--threshold '$(MUTATION_THRESHOLD)') \
-	--output $(REPORTS_DIR)/$(MUTATION_REPORT)
+	$(if $(MUTATION_TESTS),--tests $(MUTATION_TESTS)) --output $(REPORTS_DIR)/$(MUTATION_REPORT)
 
 .PHONY: mutation-gate
 mutation-gate: install | $(REPORTS_DIR) ## Mutate the lines changed since BASE (default DIFF_BASE) with mutmut; fail when fewer than MUTATION_THRESHOLD% are killed
