@@ -18,6 +18,8 @@ import pytest
 from testkit.analytics.history import Run, open_history
 from testkit.analytics.perf_history import record_perf_summary
 from testkit.analytics.report import ReportInputs, build_report
+from testkit.mutation.history import record_score
+from testkit.mutation.verdict import Mutant, judge
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -28,7 +30,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-CHARTS = ("trends", "slowest", "outcomes", "flaky", "coverage", "perf", "perf-trends")
+CHARTS = ("trends", "slowest", "outcomes", "flaky", "coverage", "perf", "perf-trends", "mutation")
 
 COVERAGE_XML = """<?xml version="1.0" ?>
 <coverage version="7.6" line-rate="0.75">
@@ -133,6 +135,10 @@ def make_inputs(root: Path) -> ReportInputs:
         created = dt.datetime.fromtimestamp(start + index * 600, tz=dt.UTC).isoformat()
         meta = {"commit": f"{index:040x}", "dirty": False, "created_at": created}
         record_perf_summary(history, summary(p50, 100.0) | {"metadata": meta}, kind="gate")
+    for killed in (60, 64, 71):  # three nightly mutation scores (make mutation-score)
+        statuses = ["killed"] * killed + ["survived"] * 20
+        mutants = [Mutant(f"m.x_f__mutmut_{n}", s, "m.py", 1, "a", "b") for n, s in enumerate(statuses)]
+        record_score(history, judge(mutants, 80), scope="all", root=root)
     (root / "reports").mkdir()
     (root / "reports" / "coverage.xml").write_text(COVERAGE_XML.format(root=root))
     (root / "locust-reports" / "smoke").mkdir(parents=True)
