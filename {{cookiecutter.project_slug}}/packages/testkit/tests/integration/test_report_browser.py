@@ -137,7 +137,9 @@ def make_inputs(root: Path) -> ReportInputs:
         record_perf_summary(history, summary(p50, 100.0) | {"metadata": meta}, kind="gate")
     for killed in (60, 64, 71):  # three nightly mutation scores (make mutation-score)
         statuses = ["killed"] * killed + ["survived"] * 20
-        mutants = [Mutant(f"m.x_f__mutmut_{n}", s, "m.py", 1, "a", "b") for n, s in enumerate(statuses)]
+        mutants = [
+            Mutant(f"m.x_f__mutmut_{n}", s, "m.py", 1, "a", "b") for n, s in enumerate(statuses)
+        ]
         record_score(history, judge(mutants, 80), scope="all", root=root)
     (root / "reports").mkdir()
     (root / "reports" / "coverage.xml").write_text(COVERAGE_XML.format(root=root))
