@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from testkit import report_files
+from testkit import options, report_files
 
 APPLICATION = "testkit-history"
 SCHEMA_VERSION = 3
@@ -412,3 +412,18 @@ def resolve_history_path(raw: str | None, rootdir: Path) -> Path | None:
         return None
     path = Path(raw.strip()) if raw and raw.strip() else DEFAULT_PATH
     return path if path.is_absolute() else rootdir / path
+
+
+def record_in_project_history(root: Path, write: Callable[[Path], None]) -> tuple[bool, str]:
+    """Write to the project's history file (TESTKIT_HISTORY, default .testkit/history.db) with
+    `write`: (whether it was recorded, one line saying where or why not). Never raises: the
+    callers (perf runs, the mutation gate) have measured and written their results already."""
+    path = resolve_history_path(options.env_setting(options.HISTORY), root)
+    if path is None:
+        return False, "not recorded in the history (TESTKIT_HISTORY is off)"
+    try:
+        write(path)
+    except (HistoryError, ValueError, OSError, sqlite3.Error) as error:
+        return False, f"not recorded in the history: {error}"
+    shown = path.relative_to(root) if path.is_relative_to(root) else path
+    return True, f"recorded in {shown}"

@@ -15,16 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import sqlite3
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from testkit import options
 from testkit.analytics.changepoints import Point
-from testkit.analytics.history import HistoryError, HistoryStore, open_history, resolve_history_path
+from testkit.analytics.history import HistoryStore, open_history, record_in_project_history
 from testkit.perf.gate import (
     DEFAULT_TAIL_REQUESTS,
     LATENCY_METRICS,
@@ -117,18 +115,11 @@ def record_perf_summary(history_path: Path, summary: Mapping[str, Any], *, kind:
 
 
 def record_in_history(root: Path, summary: Mapping[str, Any], *, kind: str) -> str:
-    """Record the summary in the project's history; one line saying where, or why not (never
-    raises: a perf command has already measured and written its results when it calls this)."""
-    path = resolve_history_path(options.env_setting(options.HISTORY), root)
-    if path is None:
-        return "perf: not recorded in the history (TESTKIT_HISTORY is off)"
-    try:
-        record_perf_summary(path, summary, kind=kind)
-    except (HistoryError, ValueError, OSError, sqlite3.Error) as error:
-        # The measurement is done and written; a history that cannot take it is only noted.
-        return f"perf: not recorded in the history: {error}"
-    shown = path.relative_to(root) if path.is_relative_to(root) else path
-    return f"perf: recorded in {shown} (make perf-trends lists its change points)"
+    """Record the summary in the project's history; one line saying where, or why not."""
+    recorded, line = record_in_project_history(
+        root, lambda path: record_perf_summary(path, summary, kind=kind)
+    )
+    return f"perf: {line}" + (" (make perf-trends lists its change points)" if recorded else "")
 
 
 def commit_label(commit: str | None, dirty: bool) -> str:

@@ -4,13 +4,11 @@ version 3)."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 
-from testkit import options
 from testkit.analytics.changepoints import Point
-from testkit.analytics.history import HistoryError, HistoryStore, open_history, resolve_history_path
+from testkit.analytics.history import HistoryStore, open_history, record_in_project_history
 from testkit.analytics.perf_history import commit_label
 from testkit.git import head_state
 from testkit.mutation.verdict import MutationVerdict
@@ -37,17 +35,11 @@ def record_score(history: Path, verdict: MutationVerdict, *, scope: str, root: P
 
 
 def record_in_history(root: Path, verdict: MutationVerdict, *, scope: str) -> str:
-    """Record the score in the project's history; one line saying where, or why not (never
-    raises: the gate has already decided and written its report)."""
-    path = resolve_history_path(options.env_setting(options.HISTORY), root)
-    if path is None:
-        return "not recorded in the history (TESTKIT_HISTORY is off)"
-    try:
-        record_score(path, verdict, scope=scope, root=root)
-    except (HistoryError, ValueError, OSError, sqlite3.Error) as error:
-        return f"not recorded in the history: {error}"
-    shown = path.relative_to(root) if path.is_relative_to(root) else path
-    return f"recorded in {shown} (make report draws the scores)"
+    """Record the score in the project's history; one line saying where, or why not."""
+    recorded, line = record_in_project_history(
+        root, lambda path: record_score(path, verdict, scope=scope, root=root)
+    )
+    return line + (" (make report draws the scores)" if recorded else "")
 
 
 def score_series(store: HistoryStore, *, scope: str = "all") -> tuple[Point, ...]:
