@@ -19,7 +19,6 @@ means the committed template: commit first.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shlex
 import shutil
@@ -32,15 +31,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+# The canary's environment for a bake's own make and uv (this run's virtualenv and make flags
+# left out).
+sys.path.insert(0, str(TEMPLATE_ROOT / "scripts"))
+from canary import bake_env  # noqa: E402
+
 CHANGELOG = "CHANGELOG.md"
 RELEASE_HEADING = re.compile(r"^## \[(?P<version>\d+\.\d+\.\d+)\] - (?P<date>\d{4}-\d{2}-\d{2})$")
 TOOLS_BIN = Path(sys.executable).parent
+# The team's own test: it must survive the update, and it checks the update recorded a release.
 TEAM_TEST = (
     "tests/unit/test_kept_through_the_upgrade.py",
-    "def test_the_teams_own_test_survives_the_upgrade() -> None:\n    assert True\n",
+    "from pathlib import Path\n\n\n"
+    "def test_the_project_records_its_template_release() -> None:\n"
+    '    assert Path(".template-version").read_text(encoding="utf-8").strip()\n',
 )
 GIT = ("git", "-c", "user.name=Upgrade Check", "-c", "user.email=upgrade@example.com")
-FOREIGN_ENV = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
 
 
 class UpgradeCheckError(RuntimeError):
@@ -104,17 +110,12 @@ def previous_release(
     )
 
 
-def project_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
-    return {**env, "PATH": f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}"}
-
-
 def step(command: Sequence[str], cwd: Path, log: Path) -> bool:
     """Run one command, its output appended to the log; whether it succeeded."""
     with log.open("a", encoding="utf-8") as out:
         out.write(f"\n$ {shlex.join(command)}  (in {cwd})\n")
         out.flush()
-        done = subprocess.run(command, cwd=cwd, env=project_env(), stdout=out, stderr=out)
+        done = subprocess.run(command, cwd=cwd, env=bake_env(), stdout=out, stderr=out)
     return done.returncode == 0
 
 
