@@ -27,6 +27,7 @@ MEASUREMENTS = (
     "suite_xdist",
     "plugin_overhead",
     "flaky_accuracy",
+    "flaky_history",
     "impact_faults",
     "perf_gate_accuracy",
     "perf_gate_scale",

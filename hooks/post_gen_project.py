@@ -30,12 +30,14 @@ class Removal:
     option: str
     off: str
     globs: tuple[str, ...]
-    keep: str = ""  # file-name pattern the globs must spare
+    keep: tuple[str, ...] = ()  # path patterns (matched from the right) the globs must spare
 
 
 REMOVALS = (
     # Without the service, each tier keeps only its test_example_*.py files, which
-    # exercise testkit and the infrastructure fixtures instead of the service.
+    # exercise testkit and the infrastructure fixtures instead of the service; the
+    # infrastructure tier checks the project's own files (compose, workflows, recipes,
+    # documented variables, test data) and keeps its tests but the migrations one.
     Removal(
         "include_sample_service",
         "no",
@@ -44,14 +46,22 @@ REMOVALS = (
             "tests/_fixtures/service.py",
             "tests/_fixtures/generate.py",
             "tests/_fixtures/chaos.py",
+            "tests/_fixtures/soak_load.py",
             "tests/chaos/conftest.py",
+            "tests/chaos/soak",
             "tests/*/test_*.py",
             "tests/cassettes/test_*",
         ),
-        keep="test_example_*.py",
+        # The test metrics' real-Prometheus check needs testkit only (monitoring/).
+        keep=(
+            "test_example_*.py",
+            "infrastructure/test_*.py",
+            "observability/test_test_metrics_monitoring.py",
+        ),
     ),
+    Removal("include_sample_service", "no", ("tests/infrastructure/test_migrations.py",)),
     # Test helpers of the service (clock, ports, HTTP doubles, the OpenAI stub, the corpus).
-    Removal("include_sample_service", "no", ("tests/_helpers/*.py",), keep="__init__.py"),
+    Removal("include_sample_service", "no", ("tests/_helpers/*.py",), keep=("__init__.py",)),
     # Data and helper modules of the service's tests in the other tiers; each tier folder
     # keeps its example modules (example_*.py) and test_example_*.py files.
     Removal(
@@ -76,7 +86,7 @@ REMOVALS = (
         ("tests/integration/test_example_redis.py", "tests/chaos/test_example_redis_chaos.py"),
     ),
     Removal("use_nats", "no", ("tests/integration/test_example_nats.py",)),
-    Removal("ci_provider", "none", (".github",)),
+    Removal("ci_provider", "none", (".github", "tests/infrastructure/test_workflows.py")),
 )
 
 
@@ -88,7 +98,7 @@ def remove_switched_off(project: Path, options: dict[str, str]) -> list[Path]:
             continue
         for pattern in removal.globs:
             for path in sorted(project.glob(pattern)):
-                if removal.keep and path.match(removal.keep):
+                if any(path.match(spared) for spared in removal.keep):
                     continue
                 if path.is_dir():
                     shutil.rmtree(path)

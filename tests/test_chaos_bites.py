@@ -7,9 +7,14 @@ caught too), and restores the files:
 - nats_outage fails for a service that skips the outbox and publishes to NATS directly
   (events written while NATS is down are lost);
 - postgres_latency fails, within its own request deadline, for a service whose database
-  connections carry no statement_timeout (requests to a stalled database hang).
+  connections carry no statement_timeout (requests to a stalled database hang);
+- the service's patterns, each broken: a saga without its compensations (saga_step_failure),
+  no move to the dead-letter table (poison_message), a circuit breaker that never opens
+  (provider_outage).
 
-The control runs both scenarios unmutated: they pass, so each failure is the mutation's doing.
+The control runs every scenario unmutated: they pass, so each failure is the mutation's doing.
+The random-fault soak (`make chaos-soak`) runs briefly on the same bake and must print its
+summary with every invariant passed.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _bake import Edit, edited, installed_default_bake, run_in
+from _bake import Edit, edited, installed_default_bake, make, run_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chaos-bake")]
 
@@ -78,6 +83,29 @@ NO_STATEMENT_TIMEOUT = (
     ),
 )
 
+# The service's patterns, each broken where it does its work:
+PATTERN_MUTATIONS = {
+    # the saga forgets its compensations: a failed ingest leaves its stored steps behind
+    "saga_step_failure": Edit(
+        f"{PACKAGE}/ingest_saga.py",
+        "    earlier = [step for step in STEPS[: STEPS.index(before)] "
+        "if step in COMPENSATED_STEPS]\n",
+        "    earlier: list[Step] = []\n",
+    ),
+    # a poison message is never moved to the dead-letter table: redelivered until it expires
+    "poison_message": Edit(
+        f"{PACKAGE}/redelivery.py",
+        "    if failure is FailureKind.MESSAGE and attempt >= policy.max_attempts:\n",
+        "    if False:\n",
+    ),
+    # the answer provider's circuit breaker never opens
+    "provider_outage": Edit(
+        f"{PACKAGE}/answer_providers/circuit_breaker.py",
+        "            fail_max=failures,\n",
+        "            fail_max=10**9,\n",
+    ),
+}
+
 NATS_OUTAGE = "tests/chaos/test_nats_outage.py"
 POSTGRES_LATENCY = "tests/chaos/test_postgres_latency.py"
 
@@ -123,6 +151,32 @@ def test_postgres_latency_catches_a_database_without_timeout(chaos_project: Path
     assert "a request to a stalled database hung" in result.stdout, result.stdout[-4000:]
 
 
+@pytest.mark.parametrize("scenario", sorted(PATTERN_MUTATIONS))
+def test_each_patterns_scenario_catches_the_pattern_broken(
+    chaos_project: Path, scenario: str
+) -> None:
+    path = f"tests/chaos/test_{scenario}.py"
+    with edited(chaos_project, PATTERN_MUTATIONS[scenario]):
+        result = run_scenarios(chaos_project, path)
+    assert result.returncode == 1, result.stdout[-4000:]
+    assert failed_tests(result.stdout) == [f"{path}::test_{scenario}"], result.stdout[-4000:]
+
+
 def test_the_unmutated_scenarios_pass(chaos_project: Path) -> None:
-    result = run_scenarios(chaos_project, NATS_OUTAGE, POSTGRES_LATENCY)
+    patterns = [f"tests/chaos/test_{scenario}.py" for scenario in sorted(PATTERN_MUTATIONS)]
+    result = run_scenarios(chaos_project, NATS_OUTAGE, POSTGRES_LATENCY, *patterns)
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_the_chaos_soak_passes_with_its_invariant_summary_and_replays_its_seed(
+    chaos_project: Path,
+) -> None:
+    knobs = ("CHAOS_DURATION=8", "CHAOS_PROBABILITY=0.6", "CHAOS_SEED=20261207")
+    result = make(chaos_project, "chaos-soak", *knobs, services=True, timeout=240)
+    output = result.stdout
+    assert result.returncode == 0, output[-4000:]
+    assert "replay: make chaos-soak CHAOS_SEED=20261207" in output, output[-4000:]
+    assert "faults injected by kind:" in output
+    assert "PASS  no acknowledged write lost" in output
+    assert "verdict: PASS" in output
+    assert "FAIL" not in output, output[-4000:]

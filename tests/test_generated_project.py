@@ -117,6 +117,7 @@ def test_make_format_is_idempotent(bake_fixture: str, request: pytest.FixtureReq
 ENHANCED_STEPS = [
     "unit",
     "property",
+    "infrastructure",
     "contract",
     "integration",
     "e2e",
@@ -257,7 +258,7 @@ def test_make_help_lists_the_tiers_testkit_names(default_project: Path) -> None:
     assert [" ".join(line.split()) for line in helped] == [
         " ".join(line.split()) for line in expected
     ]
-    assert len(expected) == 12
+    assert len(expected) == 13
 
 
 @DEFAULT

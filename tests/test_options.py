@@ -263,6 +263,7 @@ def test_boundary_values_are_accepted(
         "perf_p99_pct": 999,
         "perf_throughput_pct": 100,
         "perf_instructions_pct": 2.0,
+        "perf_cost_ceiling": 0.01,
         "adversarial_budget_percent": 0,
     }
 

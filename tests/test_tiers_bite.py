@@ -112,6 +112,29 @@ def run_make(project: Path, target: str) -> subprocess.CompletedProcess[str]:
     return run_in(project, "make", target, "ARGS=-p no:randomly")
 
 
+# Run with the bake's own Python: prometheus_client's text parser, as Prometheus would read it.
+PARSE_UNIT_METRICS = """
+from prometheus_client.parser import text_string_to_metric_families
+
+with open("reports/metrics.prom", encoding="utf-8") as metrics:
+    families = {family.name: family for family in text_string_to_metric_families(metrics.read())}
+assert all(name.startswith("testkit_") for name in families), sorted(families)
+tests = {
+    (sample.labels["tier"], sample.labels["outcome"]): sample.value
+    for sample in families["testkit_tests"].samples
+}
+assert tests["unit", "passed"] > 0, tests
+assert families["testkit_test_duration_seconds"].samples, "no duration histogram"
+print(f"{len(families)} testkit_* families, {tests['unit', 'passed']:g} unit tests passed")
+"""
+
+
+def assert_unit_run_metrics(project: Path) -> None:
+    """`make test-unit` wrote reports/metrics.prom: Prometheus text holding testkit_* metrics."""
+    parsed = run_in(project, ".venv/bin/python", "-c", PARSE_UNIT_METRICS)
+    assert parsed.returncode == 0, parsed.stdout + parsed.stderr
+
+
 def test_a_module_that_fails_to_import_breaks_only_its_tier(mutable_project: Path) -> None:
     module = "tests/contract/test_openapi_snapshot.py"
     unimportable = Edit(
@@ -124,6 +147,7 @@ def test_a_module_that_fails_to_import_breaks_only_its_tier(mutable_project: Pat
         contract = run_make(mutable_project, "test-contract")
 
     assert unit.returncode == 0, unit.stdout[-4000:]
+    assert_unit_run_metrics(mutable_project)  # the unit run above wrote them
     assert contract.returncode != 0, contract.stdout[-4000:]
     assert "No module named 'no_such_module'" in contract.stdout
     expected = f"{module}: failed to collect, breaks tier contract (make test-contract)"

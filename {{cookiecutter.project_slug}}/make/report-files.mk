@@ -3,6 +3,7 @@
 JUNIT_REPORT := junit.xml
 SECURITY_REPORT := security.xml
 CHAOS_REPORT := chaos.xml
+CHAOS_SOAK_REPORT := chaos-soak.json
 COVERAGE_REPORT := coverage.xml
 COVERAGE_HTML_REPORT := coverage-html
 DIFF_COVERAGE_REPORT := diff-coverage.json
@@ -15,3 +16,4 @@ MUTATION_REPORT := mutation.json
 GATES_REPORT := gates.json
 DASHBOARD_REPORT := index.html
 ENHANCED_SUMMARY_REPORT := test-all-enhanced.tsv
+METRICS_REPORT := metrics.prom

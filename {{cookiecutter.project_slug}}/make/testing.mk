@@ -59,12 +59,17 @@ upgrade-deps: install ## Relock to the newest releases (DATE=<UTC time>, default
 $(REPORTS_DIR):
 	@mkdir -p $@
 
-# pytest-xdist workers of make test, the tier targets (perf excepted: its timings need the
-# machine to themselves) and the gates' test runs: auto (one per core) or a number; 0 runs every
-# test in this process (for a debugger). worksteal: an idle worker takes queued tests from a
-# busy one, so a few slow tests do not leave a core idle at the end.
+# pytest-xdist workers of make test, the tier targets (ONE_PROCESS_TIERS excepted: the list and
+# the reason for each are in testkit.tiers) and the gates' test runs: auto (one per core) or a
+# number; 0 runs every test in this process (for a debugger). worksteal: an idle worker takes
+# queued tests from a busy one, so a few slow tests do not leave a core idle at the end.
 TEST_WORKERS ?= auto
 XDIST = -n $(TEST_WORKERS) --dist worksteal
+
+# Seconds one test may run before it fails (pytest-timeout; every tier, every xdist worker); 0:
+# no limit; unset: [tool.testkit] test_timeout (300). testkit reads it from the environment.
+TEST_TIMEOUT ?=
+export TEST_TIMEOUT
 
 .PHONY: test
 test: install | $(REPORTS_DIR) ## Run the whole suite on TEST_WORKERS xdist workers (default: one per core; 0: one process); JUnit XML in reports/
@@ -76,6 +81,10 @@ test: install | $(REPORTS_DIR) ## Run the whole suite on TEST_WORKERS xdist work
 include $(MAKE_DIR)tiers.mk
 # The report file names: make/report-files.mk, written by `testkit report-files --make`.
 include $(MAKE_DIR)report-files.mk
+# Every pytest run writes its test metrics (Prometheus text) here, and pushes them to
+# TESTKIT_PUSHGATEWAY_URL when set; `testkit gates` adds the verdicts (docs/testing.md).
+TESTKIT_METRICS ?= $(REPORTS_DIR)/$(METRICS_REPORT)
+export TESTKIT_METRICS
 # The tiers this project has a folder for, in that order.
 TIERS := $(foreach tier,$(KNOWN_TIERS),$(if $(wildcard tests/$(tier)/),$(tier)))
 
@@ -85,7 +94,8 @@ tier_paths = $(wildcard tests/$(1) packages/*/tests/$(1))
 define tier_target
 .PHONY: test-$(1)
 test-$(1): install
-	$$(PYTEST) $$(if $$(filter perf,$(1)),,$$(XDIST)) -m $(1) $$(call tier_paths,$(1)) $$(ARGS)
+	$$(PYTEST) $$(if $$(filter $$(ONE_PROCESS_TIERS),$(1)),,$$(XDIST)) -m $(1) \
+		$$(call tier_paths,$(1)) $$(ARGS)
 endef
 $(foreach tier,$(TIERS),$(eval $(call tier_target,$(tier))))
 
@@ -170,6 +180,15 @@ generate-fixtures: install ## Seeded demo tenants, API keys and documents for `m
 contract-snapshot: install ## Rewrite the committed OpenAPI snapshot from the live service (on purpose)
 	CONTRACT_SNAPSHOT_UPDATE=1 $(PYTEST) tests/contract/test_openapi_snapshot.py $(ARGS)
 	@echo "Rewrote $(CONTRACT_SNAPSHOT); review the diff and commit it with the API change."
+
+# Dead letters of the event consumers (dead_letters.py), read from APP_DATABASE_URL.
+.PHONY: dlq-list
+dlq-list: install ## Show the dead letters the event consumers gave up on: error, attempts, headers (ARGS="--all --limit 20")
+	$(VENV)/bin/python -m $(SERVICE_PACKAGE).dead_letters_cli list $(ARGS)
+
+.PHONY: dlq-replay
+dlq-replay: install ## Re-drive the pending dead letters through their consumer after a fix, each once (ARGS="--id 3")
+	$(VENV)/bin/python -m $(SERVICE_PACKAGE).dead_letters_cli replay $(ARGS)
 endif
 
 # --- adversarial budget (helper ASK) -------------------------------------------------------
@@ -197,6 +216,20 @@ chaos-scenario: install ## One chaos scenario alone: make chaos-scenario SCENARI
 	$(if $(and $(SCENARIO),$(filter $(SCENARIO),$(CHAOS_SCENARIOS))),,$(error SCENARIO must be one of: $(or $(CHAOS_SCENARIOS),(none in $(CHAOS_DIR))); got '$(SCENARIO)'))
 	$(PYTEST) -m chaos $(CHAOS_DIR)/test_$(SCENARIO).py $(ARGS)
 
+# The random-fault soak (tests/chaos/soak; testkit.chaos.soak): under a steady load, each second a
+# random fault starts on Postgres, Redis or NATS with probability CHAOS_PROBABILITY (0.2), for
+# CHAOS_DURATION seconds (30); CHAOS_SEED replays a schedule (default: the session's seed, printed
+# with the summary). Outside `make chaos-soak` the soak is skipped (CHAOS_ENABLED unset).
+CHAOS_PROBABILITY ?=
+CHAOS_DURATION ?=
+CHAOS_SEED ?=
+
+.PHONY: chaos-soak
+chaos-soak: install | $(REPORTS_DIR) ## Random faults under load (CHAOS_PROBABILITY, CHAOS_DURATION, CHAOS_SEED), then the invariants; summary in reports/
+	$(if $(wildcard $(CHAOS_DIR)/soak),,$(error the chaos soak loads the reference service: $(CHAOS_DIR)/soak is not in this project))
+	CHAOS_ENABLED=1 CHAOS_PROBABILITY='$(CHAOS_PROBABILITY)' CHAOS_DURATION='$(CHAOS_DURATION)' \
+		CHAOS_SEED='$(CHAOS_SEED)' $(PYTEST) -m chaos $(CHAOS_DIR)/soak $(ARGS)
+
 # --- perf: locust profiles, baselines, performance gate, A/B -------------------------------
 # `testkit perf` does the work (packages/testkit/src/testkit/perf): it starts the service in a
 # real uvicorn process against the resolved infrastructure (TEST_*_URL, else local binaries) on a
@@ -211,6 +244,9 @@ PERF_BASE ?= $(BASE)
 PERF_ARGS ?=
 PERF_MICRO_DIR ?= perf/baselines/micro
 PERF_MICRO_LIMIT ?= median:25%
+# The answer provider's cost per answer (USD) that fails perf and the gate; unset: [tool.testkit]
+# perf_cost_ceiling. The service reports the cost on /metrics (testkit.perf.cost).
+PERF_COST_CEILING ?=
 # The server's environment; testkit fills in {postgres} {redis} {nats} {prefix} {secret}.
 PERF_SERVER_ENV ?= APP_ENV=test APP_DATABASE_URL={postgres} APP_REDIS_URL={redis} \
 	APP_REDIS_KEY_PREFIX={prefix}: APP_NATS_URL={nats} APP_NATS_SUBJECT_PREFIX={prefix} \
@@ -218,6 +254,7 @@ PERF_SERVER_ENV ?= APP_ENV=test APP_DATABASE_URL={postgres} APP_REDIS_URL={redis
 	APP_RATE_LIMIT_PER_MINUTE=100000000
 PERF_TESTKIT := $(VENV)/bin/testkit perf
 PERF_COMMON = --profile '$(PROFILE)' --workers '$(PERF_WORKERS)' \
+	$(if $(PERF_COST_CEILING),--cost-ceiling '$(PERF_COST_CEILING)') \
 	$(if $(SERVICE_PACKAGE),--app $(SERVICE_PACKAGE).main:create_app --service-dir $(SERVICE_DIR) \
 	--migrate '$(abspath $(VENV))/bin/alembic upgrade head' --server-env '$(PERF_SERVER_ENV)' \
 	--admin-token-env APP_ADMIN_TOKEN --drop-env-prefix APP_ --health-path /readyz)
@@ -286,6 +323,25 @@ flakiness-report: install | $(REPORTS_DIR) ## Rerun suspects RUNS times (default
 flakiness-gate: install | $(REPORTS_DIR) ## Fail on an expired or unknown quarantine entry, or a flaky rate over flaky_budget_percent
 	rm -f $(REPORTS_DIR)/$(FLAKINESS_GATE_REPORT)
 	$(ANALYTICS_TESTKIT) flaky gate --output $(REPORTS_DIR)/$(FLAKINESS_GATE_REPORT)
+
+# Order-dependent flakes: TEST fails after another test left state behind. find-polluter bisects
+# the tests that ran before TEST (in RUN's order, else the newest run TEST failed in, else the
+# collection order) with detect-test-pollution and names the polluter.
+TEST ?=
+
+.PHONY: find-polluter
+find-polluter: install ## Bisect the tests that ran before TEST=<node id> (RUN=<id>: in that run's order) and name the one that makes it fail
+	@test -n "$(TEST)" || { echo "find-polluter: give TEST=<node id> of the failing test" >&2; exit 2; }
+	$(ANALYTICS_TESTKIT) find-polluter '$(TEST)' $(if $(RUN),--run '$(RUN)') $(if $(ARGS),-- $(ARGS))
+
+# Early flake detection: the tests new or changed since BASE (default DIFF_BASE) run
+# FLAKINESS_NEW_RUNS times in random orders (default [tool.testkit] flakiness_new_runs), then alone.
+FLAKINESS_NEW_RUNS ?=
+
+.PHONY: flakiness-new
+flakiness-new: install ## Run the tests new or changed since BASE (default DIFF_BASE) FLAKINESS_NEW_RUNS times in random orders and alone; fail naming each unstable one
+	$(ANALYTICS_TESTKIT) flakiness-new --base '$(or $(BASE),$(DIFF_BASE))' \
+		$(if $(FLAKINESS_NEW_RUNS),--runs '$(FLAKINESS_NEW_RUNS)') $(if $(ARGS),-- $(ARGS))
 
 .PHONY: quarantine-list
 quarantine-list: install ## List tests/quarantine.toml: test, owner, expiry, reason
@@ -401,8 +457,8 @@ quality-gates: install | $(REPORTS_DIR) ## Run every gate (security, flakiness, 
 # their gates read); perf runs as the performance gate's smoke rounds. Every other step runs
 # under coverage (perf excepted: a tracer would skew its timings), so the coverage gate judges
 # these same runs instead of running the suite again.
-ENHANCED_ORDER := unit property contract integration e2e rag realtime security adversarial \
-	observability chaos perf
+ENHANCED_ORDER := unit property infrastructure contract integration e2e rag realtime security \
+	adversarial observability chaos perf
 ENHANCED_TARGET_security := security-gate
 ENHANCED_TARGET_adversarial := adversarial-gate
 ENHANCED_TARGET_chaos := chaos
@@ -430,3 +486,56 @@ test-all-enhanced: install | $(REPORTS_DIR) ## Every tier in order, then the qua
 		END { printf "%-15s %-20s %-7s %8ss\n", "total", "", "", total; \
 		  if (failed != "") { print "test-all-enhanced: FAILED:" failed; exit 1 } \
 		  print "test-all-enhanced: passed" }' $(ENHANCED_SUMMARY)
+
+# --- the seeds' target names: aliases where a target already does the work; the new behaviour
+# lives in testkit (fix-quarantined, replay-batch: testkit.analytics; replay-frozen:
+# testkit.replay_frozen; validate-test-data: tests/infrastructure/test_test_data.py).
+.PHONY: test-performance
+test-performance: ## The performance gate (alias of performance-gate; test-perf without a service)
+	$(SUBMAKE) $(if $(SERVICE_PACKAGE),performance-gate,test-perf)
+
+.PHONY: test-contracts
+test-contracts: ## Alias of test-contract: OpenAPI breaking changes, schemathesis, consumer contracts
+	$(SUBMAKE) test-contract
+
+SCHEMA_TESTS = $(wildcard tests/contract/test_schemathesis.py tests/contract/test_openapi_snapshot.py) \
+	tests/infrastructure/test_test_data.py
+
+.PHONY: test-schemas
+test-schemas: install ## Schemathesis against the live app's OpenAPI, its snapshot, and the committed data files against their schemas
+	$(PYTEST) $(SCHEMA_TESTS) $(ARGS)
+
+.PHONY: test-complete
+test-complete: ## Alias of test-all-enhanced: every tier in order, then the quality gates
+	$(SUBMAKE) test-all-enhanced
+
+FIX_RUNS ?= 10
+
+.PHONY: fix-quarantined
+fix-quarantined: install ## Re-run the quarantined tests FIX_RUNS times (default 10); un-quarantine those that passed every run
+	$(ANALYTICS_TESTKIT) fix-quarantined --runs $(FIX_RUNS) $(if $(ARGS),-- $(ARGS))
+
+.PHONY: impact-analysis
+impact-analysis: install ## The tests the impact map selects for CHANGED_FILES=a.py,b.py or the changes since BASE (default HEAD), not run
+	$(ANALYTICS_TESTKIT) impact --map $(IMPACT_MAP) select \
+		$(if $(CHANGED_FILES),--changed "$(CHANGED_FILES)",--base "$(or $(BASE),HEAD)") --list
+
+.PHONY: validate-test-data
+validate-test-data: install ## Factories, fixture and golden files, cassettes: validated against the current schemas
+	$(PYTEST) tests/infrastructure/test_test_data.py $(ARGS)
+
+# The provider and model a replay freezes; unset: the version the recordings were made with
+# (testkit.cassettes), which tests/infrastructure/test_test_data.py keeps equal to the service's.
+REPLAY_PROVIDER ?=
+REPLAY_MODEL ?=
+
+.PHONY: replay-frozen
+replay-frozen: install ## Replay the cassettes (GOLDEN) at the recorded or given REPLAY_PROVIDER/REPLAY_MODEL; a recording of another version stops it
+	$(VENV)/bin/testkit replay-frozen $(if $(REPLAY_PROVIDER),--provider '$(REPLAY_PROVIDER)') \
+		$(if $(REPLAY_MODEL),--model '$(REPLAY_MODEL)') $(if $(ARGS),-- $(ARGS))
+
+RUNS_FILE ?=
+
+.PHONY: replay-batch
+replay-batch: install ## Replay every recorded run RUNS_FILE lists (one run id a line): pass/fail per run
+	$(ANALYTICS_TESTKIT) replay-batch '$(RUNS_FILE)' $(if $(ARGS),-- $(ARGS))

@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,11 +105,39 @@ class FakeOpenAI:
         return httpx.MockTransport(self.handle)
 
 
+@dataclass
+class StubFaults:
+    """What the loopback stub does to each request: wait ``delay_seconds`` first, then answer,
+    or fail with HTTP ``status`` when it is set. A chaos scenario changes these while the
+    service under test keeps calling; ``requests`` counts what reached the stub."""
+
+    status: int | None = None
+    delay_seconds: float = 0.0
+    requests: int = 0
+
+
+class _StubServer(ThreadingHTTPServer):
+    faults: StubFaults
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up on a slow answer closed its socket: expected, not an error.
+        return None
+
+
 class _Handler(BaseHTTPRequestHandler):
+    server: _StubServer
+
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, payload = complete(self.path, headers, body)
+        faults = self.server.faults
+        faults.requests += 1
+        if faults.delay_seconds:
+            time.sleep(faults.delay_seconds)
+        if faults.status is None:
+            status, payload = complete(self.path, headers, body)
+        else:
+            status, payload = _error(faults.status, "injected fault")
         encoded = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -121,9 +150,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def openai_stub_server() -> Iterator[str]:
-    """The fake over real HTTP on a free loopback port; yields its base URL (…/v1)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def openai_stub_server(faults: StubFaults | None = None) -> Iterator[str]:
+    """The fake over real HTTP on a free loopback port; yields its base URL (…/v1).
+    ``faults``, when given, is read on every request: change it to break the provider."""
+    server = _StubServer(("127.0.0.1", 0), _Handler)
+    server.faults = faults if faults is not None else StubFaults()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

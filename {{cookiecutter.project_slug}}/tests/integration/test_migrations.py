@@ -15,7 +15,17 @@ from testkit.fixtures import PostgresSchema
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.settings import Settings
 
-SERVICE_TABLES = {"tenants", "api_keys", "documents", "outbox_events"}
+SERVICE_TABLES = {
+    "tenants",
+    "api_keys",
+    "documents",
+    "outbox_events",
+    "document_chunks",
+    "ingest_sagas",
+    "document_projection",
+    "projection_applied_events",
+    "dead_letters",
+}
 
 
 def _tables(schema: PostgresSchema) -> set[str]:

@@ -26,6 +26,9 @@ from _fixtures.service import (
 from _helpers.web_doubles import LoopbackSite, Page
 from testkit.server import RunningServer
 
+from {{ cookiecutter.package_name }} import outbox, projection
+from {{ cookiecutter.package_name }}.event_messages import EventMessage
+
 pytestmark = pytest.mark.anyio
 
 # A word only the victim's document contains: it must never reach the attacker.
@@ -50,6 +53,7 @@ ROUTE_ATTACKS: dict[tuple[str, str], str] = {
     ("PATCH", "/documents/{document_id}"): "test_attacker_cannot_change_a_victim_document",
     ("DELETE", "/documents/{document_id}"): "test_attacker_cannot_delete_a_victim_document",
     ("GET", "/search"): "test_search_never_returns_another_tenant_document",
+    ("GET", "/document-stats"): "test_document_stats_count_only_the_callers_documents",
     ("POST", "/ask"): "test_ask_never_retrieves_or_cites_another_tenant_document",
     ("POST", "/documents/ingest"): "test_ingest_lands_in_the_caller_tenant_only",
     ("WS", "/ws"): "test_websocket_never_delivers_another_tenant_event",
@@ -251,6 +255,23 @@ async def test_search_never_returns_another_tenant_document(scene: Scene) -> Non
     assert response.status_code == 200
     assert response.json()["hits"] == []
     assert scene.victim_document["id"] not in response.text  # (the query itself is echoed)
+
+
+async def test_document_stats_count_only_the_callers_documents(
+    scene: Scene, service: ServiceHarness
+) -> None:
+    # The read model is fed by the event consumer: apply the victim's event as it does.
+    async with service.resources.sessionmaker() as session, session.begin():
+        events = await outbox.events_after(session, tenant_id=scene.victim.id, after=0, limit=10)
+        for event in events:
+            await projection.apply_event(session, EventMessage.from_row(event))
+    own = await scene.client.get("/document-stats", headers=scene.victim.headers)
+    assert own.json()["documents"] == 1
+    response = await scene.client.get("/document-stats", headers=scene.attacker.headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["documents"], body["events_applied"], body["last_event_id"]) == (0, 0, 0)
+    assert not _reveals_victim(scene, response)
 
 
 async def test_ask_never_retrieves_or_cites_another_tenant_document(scene: Scene) -> None:

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "testkit.perf.cli",
     "testkit.analytics.commands",
     "testkit.analytics.impact_cli",
+    "testkit.analytics.flake_hunt_commands",
     "testkit.analytics.report",
     "testkit.diff_coverage",
     "testkit.mutation.command",
@@ -37,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "testkit.tiers",
     "testkit.project_settings",
     "testkit.report_files",
+    "testkit.replay_frozen",
 )
 
 

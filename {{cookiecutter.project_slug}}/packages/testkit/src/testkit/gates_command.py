@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 
 from testkit import gates, options, report_files
 from testkit.analytics.quarantine import DEFAULT_PATH as DEFAULT_QUARANTINE
 from testkit.gates import GATES, Inputs, evaluate, read_limits
 from testkit.gates_report import render_table, write_outputs
+from testkit.monitoring.gate_metrics import record_gate_metrics
 from testkit.usage import UsageError
 
 
@@ -46,5 +48,10 @@ def run_gates(arguments: argparse.Namespace) -> int:
     results = evaluate(arguments.names, inputs, limits)
     summary = os.environ.get("GITHUB_STEP_SUMMARY", "").strip()
     write_outputs(results, reports / report_files.GATES.name, Path(summary) if summary else None)
+    # The verdicts as metrics too: reports/metrics.prom, and the Pushgateway when one is set.
+    pushgateway = options.env_setting(options.PUSHGATEWAY_URL)
+    push_error = record_gate_metrics(results, reports, limits.coverage_threshold, pushgateway)
+    if push_error is not None:
+        print(push_error, file=sys.stderr)
     print(render_table(results), end="", flush=True)
     return 0 if all(r.passed for r in results) else 1

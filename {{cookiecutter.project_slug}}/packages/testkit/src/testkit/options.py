@@ -76,6 +76,29 @@ TOXIPROXY_URL = Setting(
     "URL",
 )
 
+# The random-fault chaos soak (testkit.chaos.soak; `make chaos-soak`).
+CHAOS_ENABLED = Setting(
+    "chaos_enabled",
+    "CHAOS_ENABLED",
+    "1: run the random-fault chaos soak (make chaos-soak sets it); skipped otherwise.",
+    "0|1",
+)
+CHAOS_PROBABILITY = Setting(
+    "chaos_probability",
+    "CHAOS_PROBABILITY",
+    "Chaos soak: chance per second that a random fault starts on a random dependency (0.2).",
+    "0..1",
+)
+CHAOS_DURATION = Setting(
+    "chaos_duration", "CHAOS_DURATION", "Chaos soak: seconds of load under faults (30).", "SECONDS"
+)
+CHAOS_SEED = Setting(
+    "chaos_seed",
+    "CHAOS_SEED",
+    "Chaos soak: seed of the fault schedule (default: the session's seed); replays a soak.",
+    "INT",
+)
+
 # Impact selection (testkit.analytics.impact): record the map, or run only affected tests.
 IMPACT_CHANGED = Setting(
     "impact_changed",
@@ -100,6 +123,35 @@ IMPACT_MAP = Setting(
     "TESTKIT_IMPACT_MAP",
     "Impact map file, relative to the rootdir (default .testkit/impact-map.json).",
     "FILE",
+)
+
+# Per-test time limit (testkit.timeouts, through pytest-timeout) and the run's metrics and
+# spans (testkit.monitoring).
+TIMEOUT = Setting(
+    "timeout",
+    "TEST_TIMEOUT",
+    "Seconds one test may run before it fails (every tier, every xdist worker); 0: no limit. "
+    "Default: [tool.testkit] test_timeout (300).",
+    "SECONDS",
+)
+METRICS = Setting(
+    "metrics",
+    "TESTKIT_METRICS",
+    "Prometheus metrics of the run, relative to the rootdir (default reports/metrics.prom); "
+    "off: none.",
+    "PATH|off",
+)
+PUSHGATEWAY_URL = Setting(
+    "pushgateway_url",
+    "TESTKIT_PUSHGATEWAY_URL",
+    "Prometheus Pushgateway (e.g. http://127.0.0.1:9091) the run's metrics are pushed to.",
+    "URL",
+)
+OTEL = Setting(
+    "otel",
+    "TESTKIT_OTEL",
+    "1: export a span per run and per test over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT.",
+    "0|1",
 )
 
 # The explicit-URL setting of each service (infrastructure source 1).
@@ -141,6 +193,14 @@ SETTINGS: tuple[Setting, ...] = (
     IMPACT_RECORD,
     IMPACT_MAP,
     TOXIPROXY_URL,
+    TIMEOUT,
+    METRICS,
+    PUSHGATEWAY_URL,
+    OTEL,
+    CHAOS_ENABLED,
+    CHAOS_PROBABILITY,
+    CHAOS_DURATION,
+    CHAOS_SEED,
 )
 
 

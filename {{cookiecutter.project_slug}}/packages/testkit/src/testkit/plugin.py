@@ -19,6 +19,7 @@ from testkit.header import format_header, template_version
 from testkit.infra import InfraManager, default_sources, installed_services
 from testkit.infra.addresses import host_port
 from testkit.modes import resolve_mode
+from testkit.monitoring.wiring import register_monitoring
 from testkit.network import NetworkGuard
 from testkit.seeding import (
     SeedChoice,
@@ -30,6 +31,7 @@ from testkit.seeding import (
 )
 from testkit.state import STATE_KEY, TestkitState, get_state
 from testkit.tiers import TierPlugin
+from testkit.timeouts import configure_timeout
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,6 +94,9 @@ def pytest_configure(config: pytest.Config) -> None:
     register_analytics(config)
     # Impact map recording (--testkit-impact-record) or selection (--testkit-impact-changed/base).
     register_impact(config)
+    # TEST_TIMEOUT through pytest-timeout (every process); the run's metrics and spans.
+    timeout = configure_timeout(config)
+    register_monitoring(config, timeout.seconds if timeout is not None else None)
     if not hasattr(config, "workerinput"):
         # The controller sees every report (xdist workers forward theirs); silent without
         # adversarial tests, so it costs nothing in other runs.

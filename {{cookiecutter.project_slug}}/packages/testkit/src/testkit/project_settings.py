@@ -42,7 +42,7 @@ class ProjectSetting:
     """One key: a percentage in (low, high] or [low, high], or a list of glob patterns."""
 
     key: str
-    kind: Literal["percent", "globs"]
+    kind: Literal["percent", "seconds", "usd", "count", "globs"]
     default: float | tuple[str, ...]
     description: str
     low: float = 0.0
@@ -53,6 +53,8 @@ class ProjectSetting:
     def allowed(self) -> str:
         if self.kind == "globs":
             return "a list of glob strings"
+        if self.kind == "count":
+            return f"a whole number from {self.low:g} to {self.high:g}"
         low = f"from {self.low:g}" if self.low_included else f"above {self.low:g}"
         return f"a number {low} to {self.high:g}"
 
@@ -80,6 +82,30 @@ SCHEMA: tuple[ProjectSetting, ...] = (
     _limit("perf_p99_pct", 20.0, "performance gate: p99 may grow by", high=1000.0),
     _limit("perf_throughput_pct", 5.0, "performance gate: throughput may drop by"),
     _limit("perf_instructions_pct", 2.0, "instruction gate: instructions per call may grow by"),
+    ProjectSetting(
+        "perf_cost_ceiling",
+        "usd",
+        0.01,
+        "performance gate: answer provider cost per answer, USD (PERF_COST_CEILING overrides)",
+        0.0,
+        100.0,
+    ),
+    ProjectSetting(
+        "test_timeout",
+        "seconds",
+        300.0,
+        "seconds one test may run (TEST_TIMEOUT overrides); 0: no limit",
+        0.0,
+        86400.0,
+    ),
+    ProjectSetting(
+        "flakiness_new_runs",
+        "count",
+        10.0,
+        "flakiness-new: random-order runs of each new test (FLAKINESS_NEW_RUNS overrides)",
+        1.0,
+        1000.0,
+    ),
     ProjectSetting(
         "impact_always_run", "globs", DEFAULT_ALWAYS_RUN, "impact: a change here runs everything"
     ),
@@ -123,6 +149,9 @@ def _checked(setting: ProjectSetting, raw: object, where: str) -> float | tuple[
     if setting.kind == "globs":
         if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
             return tuple(raw)
+    elif setting.kind == "count":
+        if isinstance(raw, int) and not isinstance(raw, bool) and setting.accepts(raw):
+            return float(raw)
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
         value = float(raw)
         if not math.isnan(value) and setting.accepts(value):

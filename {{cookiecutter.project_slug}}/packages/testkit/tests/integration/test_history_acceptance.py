@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from testkit.analytics.history import open_history
+from testkit.analytics.impact_map import FileEntry, ImpactMap, write_map
+from testkit.analytics.impact_plugin import DEFAULT_MAP
 from testkit.cli import main
 
 pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
@@ -248,3 +250,31 @@ def test_a_regression_gets_a_summary_section_and_a_steady_run_does_not(
     capsys.readouterr()
     assert main(["durations", "--fail-on-regression"]) == 1
     assert "SLOWER test_timed.py::test_timed" in capsys.readouterr().out
+
+
+def test_each_result_carries_its_tests_own_code_once_an_impact_map_knows_the_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_a="def test_a():\n    pass\n", test_b="def test_b():\n    pass\n")
+    entry = FileEntry("test_a.py", "s", "d", frozenset({"test_a.py::test_a"}), (), ())
+    write_map(
+        ImpactMap(0.0, {entry.path: entry}, frozenset({"test_a.py::test_a"})),
+        pytester.path / DEFAULT_MAP,
+    )
+
+    def codes() -> dict[str, str | None]:
+        pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+        store = open_history(history_db(pytester), create=False)
+        run = store.recent_runs(1)[0]
+        return {result.nodeid: result.code for result in store.results(run.run_id)}
+
+    first = codes()
+    pytester.makepyfile(test_b="def test_b():\n    assert True\n")  # not test_a's code
+    second = codes()
+    pytester.makepyfile(test_a="def test_a():\n    assert True\n")
+    third = codes()
+
+    assert first["test_b.py::test_b"] is None  # unknown to the map: the run's code stands in
+    assert first["test_a.py::test_a"] is not None
+    assert second["test_a.py::test_a"] == first["test_a.py::test_a"]
+    assert third["test_a.py::test_a"] != first["test_a.py::test_a"]

@@ -11,13 +11,17 @@ from pathlib import Path
 import pytest
 
 from testkit.analytics.durations import Policy, baseline_of, judge, regressions, slowest
-from testkit.analytics.fingerprint import combine, git_fingerprint, tree_fingerprint
+from testkit.analytics.fingerprint import (
+    SourceHashes,
+    combine,
+    git_source_hashes,
+    tree_source_hashes,
+)
 from testkit.analytics.flaky import (
     FlakyRate,
     classify,
     estimate_failure_rate,
     evaluate_flakiness_gate,
-    flaky_rate,
     suspects,
 )
 from testkit.analytics.history import OutcomeCounts, Result, Run
@@ -114,9 +118,6 @@ def test_suspects_are_tests_that_failed_plus_the_quarantined() -> None:
     }
 
     assert suspects(counts, ["t::q"]) == ["t::b", "t::c", "t::q"]
-    assert flaky_rate(counts, runs=4) == FlakyRate(
-        flaky=1, tests=3, runs=4, failure_rates={"t::b": pytest.approx(1 / 3)}
-    )
 
 
 def entry(nodeid: str, expires: dt.date) -> QuarantineEntry:
@@ -207,6 +208,15 @@ def test_replay_keeps_the_recorded_order_seed_and_mode() -> None:
     assert any("4 xdist workers" in note for note in plan.notes)
 
 
+def tree_fingerprint(rootdir: Path) -> str:
+    return tree_source_hashes(rootdir).fingerprint
+
+
+def git_fingerprint(rootdir: Path) -> str | None:
+    hashes = git_source_hashes(rootdir)
+    return None if hashes is None else hashes.fingerprint
+
+
 def test_the_tree_fingerprint_changes_with_source_content_not_with_docs(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("x = 1\n")
     (tmp_path / "README.md").write_text("docs\n")
@@ -236,3 +246,19 @@ def test_the_git_fingerprint_sees_uncommitted_and_untracked_sources(tmp_path: Pa
 
     assert first is not None
     assert len({first, edited, added}) == 3
+
+
+def test_source_hashes_find_a_rootdir_file_below_the_git_checkouts_top(tmp_path: Path) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "app.py").write_text("x = 1\n")
+
+    hashes = git_source_hashes(tmp_path / "project")
+
+    assert hashes is not None
+    assert hashes.rootdir_prefix == "project/"
+    assert hashes.of("app.py") == hashes.hashes["project/app.py"] != "missing"
+    assert hashes.of("gone.py") == "missing"
+    assert SourceHashes({"a.py": "1"}).of("a.py") == "1"

@@ -28,12 +28,12 @@ def row(
     return (run_id, nodeid, outcome, 0, 0.001, call_s, 0.001, "master", position)
 
 
-def test_a_new_file_gets_the_meta_rows_of_schema_version_3(tmp_path: Path) -> None:
+def test_a_new_file_gets_the_meta_rows_of_schema_version_4(tmp_path: Path) -> None:
     store = open_history(tmp_path / "h.db", create=True)
 
     meta = dict(store.connection.execute("SELECT key, value FROM meta"))
 
-    assert meta == {"application": "testkit-history", "schema_version": "3"}
+    assert meta == {"application": "testkit-history", "schema_version": "4"}
     assert store.connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -120,7 +120,7 @@ def test_a_file_from_a_newer_testkit_is_refused(tmp_path: Path) -> None:
         connection.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     connection.close()
 
-    with pytest.raises(HistoryError, match="schema version 7, newer than this testkit's 3"):
+    with pytest.raises(HistoryError, match="schema version 7, newer than this testkit's 4"):
         open_history(path, create=False)
 
 
@@ -147,7 +147,7 @@ def test_a_version_1_file_gains_the_perf_and_mutation_tables_and_keeps_its_runs(
     assert {"perf_runs", "perf_figures", "mutation_scores"} <= tables
     assert [run.run_id for run in store.recent_runs()] == ["old"]
     version = store.connection.execute("SELECT value FROM meta WHERE key='schema_version'")
-    assert version.fetchone() == ("3",)
+    assert version.fetchone() == ("4",)
 
 
 def test_an_older_file_is_migrated_in_place_keeping_its_rows(tmp_path: Path) -> None:
@@ -198,3 +198,20 @@ def test_history_path_defaults_under_the_rootdir_and_off_disables_it(tmp_path: P
     assert resolve_history_path(None, tmp_path) == tmp_path / ".testkit" / "history.db"
     assert resolve_history_path("ci/h.db", tmp_path) == tmp_path / "ci" / "h.db"
     assert resolve_history_path("OFF", tmp_path) is None
+
+
+def test_pass_fail_sequence_gives_each_result_its_own_code_else_its_runs(tmp_path: Path) -> None:
+    store = open_history(tmp_path / "h.db", create=True)
+    store.start_run(make_run("r1", started_at=1.0, fingerprint="run-code"))
+    store.add_results(
+        [
+            (*row("r1", "t::a", "passed", 1), "a-code"),
+            row("r1", "t::b", "failed", 2),  # recorded without its own code
+            row("r1", "t::c", "skipped", 3),  # neither a pass nor a failure: left out
+        ]
+    )
+
+    assert store.pass_fail_sequence() == [
+        ("t::a", "r1", "a-code", False),
+        ("t::b", "r1", "run-code", True),
+    ]

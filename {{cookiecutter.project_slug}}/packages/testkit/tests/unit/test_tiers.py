@@ -4,13 +4,14 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from testkit.tiers import TIERS, make_fragment, tier_of
+from testkit.tiers import ONE_PROCESS_TIERS, TIERS, make_fragment, tier_of
 
 
-def test_there_are_twelve_tiers() -> None:
+def test_there_are_thirteen_tiers() -> None:
     assert set(TIERS) == {
         "unit", "integration", "e2e", "property", "contract", "chaos",
         "perf", "rag", "realtime", "security", "adversarial", "observability",
+        "infrastructure",
     }  # fmt: skip
 
 
@@ -48,3 +49,8 @@ def test_the_fragment_defines_every_tier_and_its_help_in_order() -> None:
     assert [line.split(" := ")[0] for line in lines if line.startswith("TIER_HELP_")] == [
         f"TIER_HELP_{name}" for name in TIERS
     ]
+
+
+def test_the_one_process_tiers_are_tiers_and_reach_make() -> None:
+    assert {"perf", "infrastructure"} <= set(ONE_PROCESS_TIERS) <= set(TIERS)
+    assert f"ONE_PROCESS_TIERS := {' '.join(ONE_PROCESS_TIERS)}" in make_fragment().splitlines()

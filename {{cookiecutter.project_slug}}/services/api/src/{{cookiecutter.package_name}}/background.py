@@ -1,4 +1,5 @@
-"""The app's long-running tasks: the NATS connection, the live-event subscription, the relay."""
+"""The app's long-running tasks: the NATS connection, the live-event subscription, the relay,
+the ingest sagas' recovery sweep, the document projection's consumer."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from nats.aio.client import Client
 from {{ cookiecutter.package_name }}.event_messages import (
     all_tenants_subject,
 )
+from {{ cookiecutter.package_name }}.ingest_saga_runner import run_saga_recovery
+from {{ cookiecutter.package_name }}.projection_consumer import (
+    run_projection_consumer,
+)
+from {{ cookiecutter.package_name }}.redelivery import RedeliveryPolicy
 from {{ cookiecutter.package_name }}.relay import run_relay
 from {{ cookiecutter.package_name }}.resources import Resources
 
@@ -35,7 +41,18 @@ async def background_tasks(resources: Resources) -> AsyncIterator[None]:
 
     resources.nats.on_connect(subscribe_live_events)
     resources.nats.on_reconnect(resync)
-    tasks = [asyncio.create_task(resources.nats.run(), name="nats-link")]
+    tasks = [
+        asyncio.create_task(resources.nats.run(), name="nats-link"),
+        # At startup and then periodically: sagas a crash left unfinished get compensated.
+        asyncio.create_task(
+            run_saga_recovery(
+                resources.sessionmaker,
+                interval_seconds=settings.saga_recovery_interval_seconds,
+                stale_after_seconds=settings.saga_stale_after_seconds,
+            ),
+            name="ingest-saga-recovery",
+        ),
+    ]
     if settings.relay_enabled:
         tasks.append(
             asyncio.create_task(
@@ -47,6 +64,20 @@ async def background_tasks(resources: Resources) -> AsyncIterator[None]:
                     interval_seconds=settings.relay_interval_seconds,
                 ),
                 name="outbox-relay",
+            )
+        )
+    if settings.projection_consumer_enabled:
+        tasks.append(
+            asyncio.create_task(
+                run_projection_consumer(
+                    sessionmaker=resources.sessionmaker,
+                    link=resources.nats,
+                    subject_prefix=settings.nats_subject_prefix,
+                    policy=RedeliveryPolicy.from_settings(settings),
+                    ack_wait_seconds=settings.consumer_ack_wait_seconds,
+                    batch_size=settings.consumer_batch_size,
+                ),
+                name="projection-consumer",
             )
         )
     try:

@@ -38,6 +38,7 @@ from {{ cookiecutter.package_name }}.routers import (
     admin,
     api_keys,
     ask,
+    document_stats,
     documents,
     health,
     ingest,
@@ -73,10 +74,13 @@ def create_app(
     app.include_router(ws.router)
     app.include_router(ask.router)
     app.include_router(ingest.router)
+    app.include_router(document_stats.router)
     app.add_middleware(RequestSizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestTimeoutMiddleware, timeout_seconds=settings.request_timeout_seconds)
     # Registered last, so outermost: it times and counts every response, 413s included.
     metrics = Metrics(outbox_lag=outbox_lag_probe(resources.sessionmaker))
+    # The answer provider's breaker state, calls, tokens and cost, read at scrape time.
+    metrics.registry.register(resources.answer_provider)
     app.state.metrics = metrics
     app.include_router(metrics_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Computed,
     DateTime,
     ForeignKey,
     Index,
+    Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -32,6 +36,12 @@ SEARCH_VECTOR_SQL = (
     "setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
     "setweight(to_tsvector('english', coalesce(body, '')), 'B')"
 )
+
+
+class DocumentStatus(enum.StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
 
 
 class Base(DeclarativeBase):
@@ -86,6 +96,7 @@ class Document(Base):
         UniqueConstraint(
             "tenant_id", "idempotency_key", name="uq_documents_tenant_idempotency_key"
         ),
+        CheckConstraint("status IN ('pending', 'ready', 'failed')", name="ck_documents_status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -93,6 +104,11 @@ class Document(Base):
     title: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
     body: Mapped[str] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_MAX_LENGTH))
+    # Only "ready" documents are listed, fetched and searched: a URL ingest's document is
+    # "pending" until its saga completes and "failed" once compensated (migration 0004).
+    status: Mapped[str] = mapped_column(
+        String(16), server_default=DocumentStatus.READY.value, default=DocumentStatus.READY.value
+    )
     created_at: Mapped[datetime] = _timestamp()
     updated_at: Mapped[datetime] = _timestamp(onupdate=True)
     search_vector: Mapped[str] = mapped_column(
@@ -119,3 +135,103 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _timestamp()
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DocumentProjection(Base):
+    """The CQRS read model: one tenant's document counts, built from the document events
+    (projection.py; migration 0005). Every column is derived: rebuild() can recreate it."""
+
+    __tablename__ = "document_projection"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    documents_created: Mapped[int] = mapped_column(BigInteger)
+    documents_updated: Mapped[int] = mapped_column(BigInteger)
+    documents_deleted: Mapped[int] = mapped_column(BigInteger)
+    # The newest created document's creation time, NULL until one was created.
+    last_ingest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    events_applied: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProjectionAppliedEvent(Base):
+    """An event the projection has counted: its deduplication, committed with the counts."""
+
+    __tablename__ = "projection_applied_events"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # Indexed for the cascade when a tenant goes; the foreign key also refuses an event of an
+    # unknown tenant, which makes such a message fail (and end in the dead-letter table).
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+
+
+class DeadLetter(Base):
+    """A message a consumer gave up on after its retries (dead_letters.py; migration 0005)."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        # A message is dead-lettered once, even when the ack after the insert is lost and
+        # JetStream delivers it again.
+        UniqueConstraint("consumer", "stream", "stream_sequence", name="uq_dead_letters_message"),
+        Index("ix_dead_letters_pending", "id", postgresql_where=text("replayed_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    consumer: Mapped[str] = mapped_column(String(64))
+    stream: Mapped[str] = mapped_column(String(255))
+    stream_sequence: Mapped[int] = mapped_column(BigInteger)
+    subject: Mapped[str] = mapped_column(Text)
+    # No foreign keys: a poison message may name no tenant, or one that does not exist.
+    headers: Mapped[dict[str, str]] = mapped_column(JSONB)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    dead_lettered_at: Mapped[datetime] = _timestamp()
+    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replay_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DocumentChunk(Base):
+    """A piece of a document's text, written by the ingest saga's INDEX step (chunking.py)."""
+
+    __tablename__ = "document_chunks"
+
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class IngestSaga(Base):
+    """One URL ingest's persisted saga state (ingest_saga.py; migration 0004)."""
+
+    __tablename__ = "ingest_sagas"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('running', 'compensating', 'completed', 'compensated')",
+            name="ck_ingest_sagas_status",
+        ),
+        Index(
+            "ix_ingest_sagas_unfinished",
+            "updated_at",
+            postgresql_where=text("status IN ('running', 'compensating')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str] = mapped_column(String(16))
+    failed_step: Mapped[str | None] = mapped_column(String(16))
+    document_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="SET NULL")
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _timestamp()
+    updated_at: Mapped[datetime] = _timestamp(onupdate=True)

@@ -26,6 +26,8 @@ class EventType(enum.StrEnum):
     DOCUMENT_CREATED = "document.created"
     DOCUMENT_UPDATED = "document.updated"
     DOCUMENT_DELETED = "document.deleted"
+    # A URL ingest's saga was compensated after storing its (never listed) document.
+    DOCUMENT_INGEST_FAILED = "document.ingest_failed"
 
 
 async def record_event(

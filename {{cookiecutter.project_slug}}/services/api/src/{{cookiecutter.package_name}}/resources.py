@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from {{ cookiecutter.package_name }}.answer_providers.factory import (
     build_answer_provider,
 )
-from {{ cookiecutter.package_name }}.answer_providers.protocol import (
-    AnswerProvider,
+from {{ cookiecutter.package_name }}.answer_providers.guarded import (
+    GuardedProvider,
 )
 from {{ cookiecutter.package_name }}.db import (
     create_engine,
@@ -39,7 +39,7 @@ class Resources:
     redis: Redis
     search_cache: SearchCache
     rate_limiter: RateLimiter
-    answer_provider: AnswerProvider
+    answer_provider: GuardedProvider
     nats: NatsLink
     event_hub: EventHub
 

@@ -123,6 +123,24 @@ class SearchResults(BaseModel):
     hits: list[SearchHit]
 
 
+class DocumentStats(BaseModel):
+    """The caller's row of the document projection, a read model fed by the document events:
+    eventually consistent (it lags writes by the relay and the consumer), never authoritative."""
+
+    documents: int = Field(ge=0, description="Documents stored: created minus deleted.")
+    documents_created: int = Field(ge=0)
+    documents_updated: int = Field(ge=0)
+    documents_deleted: int = Field(ge=0)
+    last_ingest_at: datetime | None = Field(
+        description="Creation time of the newest document; null before the first one."
+    )
+    last_event_at: datetime | None = Field(description="Time of the newest event counted.")
+    last_event_id: int = Field(
+        ge=0, description="The newest event counted (0: none yet); compare with /ws event ids."
+    )
+    events_applied: int = Field(ge=0)
+
+
 # "down": the service cannot work without it (Postgres). "degraded": it works around
 # the loss (Redis: cache bypassed, rate limit per APP_RATE_LIMIT_FAIL_OPEN).
 CheckStatus = Literal["ok", "degraded", "down"]

@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     relay_interval_seconds: float = Field(default=0.5, gt=0)
     relay_batch_size: int = Field(default=100, gt=0, le=10_000)
     ws_queue_size: int = Field(default=256, gt=0)
+    # The document projection's JetStream consumer (projection_consumer.py): a failing
+    # message is redelivered with exponential backoff, then moved to the dead_letters table
+    # after CONSUMER_MAX_ATTEMPTS deliveries (redelivery.py). Unacknowledged deliveries come
+    # back after CONSUMER_ACK_WAIT_SECONDS (a consumer that died mid-message).
+    projection_consumer_enabled: bool = True
+    consumer_max_attempts: int = Field(default=5, ge=1, le=1_000)
+    consumer_backoff_seconds: float = Field(default=0.5, gt=0)
+    consumer_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
+    consumer_batch_size: int = Field(default=50, gt=0, le=1_000)
     admin_token: SecretStr = SecretStr(DEFAULT_ADMIN_TOKEN)
     api_key_pepper: SecretStr = SecretStr(DEFAULT_API_KEY_PEPPER)
     # /ask (helper ASK): retrieval depth and the answer provider. "openai" speaks the
@@ -61,12 +71,26 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4o-mini"
     openai_timeout_seconds: float = Field(default=20.0, gt=0)
+    # The model's prices in USD per million tokens (gpt-4o-mini's list prices by default): the
+    # provider reports each answer's cost, and the perf gate caps it (PERF_COST_CEILING).
+    openai_usd_per_million_input_tokens: float = Field(default=0.15, ge=0)
+    openai_usd_per_million_output_tokens: float = Field(default=0.60, ge=0)
+    # The answer provider's circuit breaker (answer_providers/circuit_breaker.py): this many
+    # consecutive failures open it (/ask answers 503 at once); after the cool-down one trial
+    # call goes through, and closes it again if it succeeds.
+    answer_breaker_failures: int = Field(default=5, ge=1, le=1_000)
+    answer_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     # URL ingest (helper INGEST): size, time and redirect bounds of one fetch, and the hosts
     # (comma-separated) exempt from the public-address check, e.g. an intranet wiki.
     ingest_max_bytes: int = Field(default=2_000_000, gt=0)
     ingest_timeout_seconds: float = Field(default=10.0, gt=0)
     ingest_max_redirects: int = Field(default=5, ge=0, le=20)
     ingest_allowed_hosts: str = ""
+    # The ingest saga's recovery sweep (ingest_saga_runner.py): how often it looks for sagas
+    # left unfinished by a crash, and how long one must sit still before it is compensated
+    # (above request_timeout_seconds, so a live request is never overtaken).
+    saga_recovery_interval_seconds: float = Field(default=30.0, gt=0)
+    saga_stale_after_seconds: float = Field(default=120.0, gt=0)
     # Largest request body accepted, checked before the body is read (413 above it).
     max_request_bytes: int = Field(default=1_048_576, gt=0)
 
@@ -125,6 +149,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{ENV_PREFIX}OPENAI_API_KEY must be set when "
                 f"{ENV_PREFIX}ANSWER_PROVIDER is 'openai'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _backoff_within_its_cap(self) -> Settings:
+        if self.consumer_backoff_seconds > self.consumer_backoff_max_seconds:
+            raise ValueError(
+                f"{ENV_PREFIX}CONSUMER_BACKOFF_SECONDS ({self.consumer_backoff_seconds}) must "
+                f"not exceed {ENV_PREFIX}CONSUMER_BACKOFF_MAX_SECONDS "
+                f"({self.consumer_backoff_max_seconds})"
             )
         return self
 

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from testkit import options
 from testkit.analytics import durations as duration_policy
 from testkit.analytics.command_support import (
     open_store,
@@ -28,7 +29,14 @@ from testkit.analytics.flaky import (
 )
 from testkit.analytics.flaky_commands import GATE_REPORT, run_flaky
 from testkit.analytics.quarantine import DEFAULT_PATH as QUARANTINE_PATH
-from testkit.analytics.replay import execute, plan_replay
+from testkit.analytics.replay import (
+    BatchFileError,
+    BatchResult,
+    batch_summary,
+    execute,
+    parse_batch,
+    plan_replay,
+)
 from testkit.arguments import non_negative_seconds, positive_int
 from testkit.usage import UsageError
 
@@ -170,6 +178,85 @@ def run_replay(arguments: argparse.Namespace) -> int:
     return execute(plan, rootdir=rootdir, base_environment=dict(os.environ))
 
 
+# --- testkit replay-batch ---------------------------------------------------------------------
+def run_replay_batch(arguments: argparse.Namespace) -> int:
+    rootdir = Path.cwd()
+    batch_file = Path(arguments.file)
+    if not batch_file.is_file():
+        raise UsageError(f"replay-batch: {batch_file} not found (a file of run ids, one a line)")
+    try:
+        run_ids = parse_batch(batch_file.read_text(encoding="utf-8"), source=str(batch_file))
+    except BatchFileError as error:
+        raise UsageError(str(error)) from None
+    store = open_store(rootdir)
+    plans = []
+    for run_id in run_ids:  # every id checked before anything runs
+        run = store.run(run_id)
+        if run is None:
+            raise unknown_run(store, run_id)
+        results = store.results(run.run_id)
+        if not results:
+            raise UsageError(f"run {run.run_id} recorded no test results: nothing to replay")
+        plans.append(plan_replay(run, results, rootdir=rootdir, extra_args=arguments.pytest_args))
+    store.close()
+    outcomes: list[BatchResult] = []
+    for plan in plans:
+        log = rootdir / plan.args_file.with_suffix(".log")
+        code = execute(plan, rootdir=rootdir, base_environment=dict(os.environ), log=log)
+        outcomes.append(BatchResult(plan.run_id, len(plan.nodeids), code, log.relative_to(rootdir)))
+        print(outcomes[-1].line(), flush=True)
+    print(batch_summary(outcomes))
+    return 0 if all(outcome.passed for outcome in outcomes) else 1
+
+
+# --- testkit fix-quarantined ------------------------------------------------------------------
+def run_fix_quarantined(arguments: argparse.Namespace) -> int:
+    from testkit.analytics.flakiness_report import (
+        RerunError,
+        RerunPlan,
+        collect_nodeids,
+        run_reruns,
+    )
+    from testkit.analytics.quarantine_fix import decide, remove_entries
+
+    rootdir = Path.cwd()
+    entries = read_quarantine(rootdir)
+    path = rootdir / (options.env_setting(options.QUARANTINE) or QUARANTINE_PATH)
+    if not entries:
+        print(f"no quarantined tests ({path}): nothing to fix")
+        return 0
+    try:
+        collected = collect_nodeids(rootdir)
+        nodeids = [
+            entry.nodeid for entry in entries if any(entry.matches(nodeid) for nodeid in collected)
+        ]
+        print(f"re-running {len(nodeids)} quarantined test(s) {arguments.runs} times", flush=True)
+        tally = (
+            run_reruns(
+                RerunPlan(nodeids, False, arguments.runs),
+                store=open_store(rootdir, create=True),
+                rootdir=rootdir,
+                extra_args=arguments.pytest_args,
+                progress=lambda line: print(line, flush=True),
+            )
+            if nodeids
+            else {}
+        )
+    except RerunError as error:
+        raise UsageError(str(error)) from None
+    verdicts = decide(entries, tally, arguments.runs)
+    for verdict in verdicts:
+        print(verdict.evidence)
+    fixed = [verdict.nodeid for verdict in verdicts if verdict.unquarantine]
+    if fixed:
+        path.write_text(remove_entries(path.read_text(encoding="utf-8"), fixed), encoding="utf-8")
+    print(
+        f"fix-quarantined: {len(fixed)} of {len(verdicts)} un-quarantined"
+        + (f" (removed from {path.relative_to(rootdir)})" if fixed else "")
+    )
+    return 0
+
+
 # --- registration -----------------------------------------------------------------------------
 def add_command(commands: Any) -> None:
     history = commands.add_parser(
@@ -245,3 +332,22 @@ def add_command(commands: Any) -> None:
     replay.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
     replay.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     replay.set_defaults(handler=run_replay)
+
+    batch = commands.add_parser(
+        "replay-batch",
+        help="replay every recorded run a file lists (one run id a line); pass/fail per run",
+        description="Replay each listed run (seed, order, mode) in turn; exit 1 if any failed.",
+    )
+    batch.add_argument("file", metavar="FILE", help="run ids, one a line (# comments allowed)")
+    batch.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    batch.set_defaults(handler=run_replay_batch)
+
+    fix = commands.add_parser(
+        "fix-quarantined",
+        help="re-run the quarantined tests N times; un-quarantine those that always passed",
+        description="Re-run every quarantined test --runs times without retries; remove from "
+        "the quarantine file the ones that passed every run (comments and others kept).",
+    )
+    fix.add_argument("--runs", type=positive_int, default=10, help="reruns (default 10)")
+    fix.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    fix.set_defaults(handler=run_fix_quarantined)

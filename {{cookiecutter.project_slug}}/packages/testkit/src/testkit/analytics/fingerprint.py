@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from testkit.git import GitError, git
@@ -67,8 +68,25 @@ def git_toplevel(rootdir: Path) -> Path | None:
     )
 
 
-def git_fingerprint(rootdir: Path) -> str | None:
-    """The fingerprint from git's index plus the working-tree changes; None outside git."""
+@dataclass(frozen=True, slots=True)
+class SourceHashes:
+    """The content hash of every source file, by path relative to `base` (the git checkout's
+    top, or the rootdir outside git); `rootdir_prefix` is the rootdir's path below `base`."""
+
+    hashes: Mapping[str, str]
+    rootdir_prefix: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return combine(self.hashes.items())
+
+    def of(self, rootdir_path: str) -> str:
+        """The hash of a file given relative to the rootdir ("missing" when it is not there)."""
+        return self.hashes.get(self.rootdir_prefix + rootdir_path, "missing")
+
+
+def git_source_hashes(rootdir: Path) -> SourceHashes | None:
+    """Hashes from git's index plus the working-tree changes; None outside git."""
     toplevel = git_toplevel(rootdir.resolve())
     if toplevel is None:
         return None
@@ -88,7 +106,8 @@ def git_fingerprint(rootdir: Path) -> str | None:
         for path in changed:
             if is_source(path):
                 hashes[path] = _file_hash(toplevel / path)
-    return combine(hashes.items())
+    prefix = rootdir.resolve().relative_to(toplevel).as_posix()
+    return SourceHashes(hashes, "" if prefix == "." else prefix + "/")
 
 
 def _walk_sources(rootdir: Path) -> Iterable[Path]:
@@ -101,15 +120,15 @@ def _walk_sources(rootdir: Path) -> Iterable[Path]:
                 yield Path(directory, name)
 
 
-def tree_fingerprint(rootdir: Path, cache_path: Path | None = None) -> str:
-    """The fingerprint of the source files under rootdir, reusing hashes of unchanged files."""
+def tree_source_hashes(rootdir: Path, cache_path: Path | None = None) -> SourceHashes:
+    """Hashes of the source files under rootdir, reusing the hashes of unchanged files."""
     cache_file = cache_path or rootdir / CACHE_PATH
     try:
         cache: dict[str, list[object]] = json.loads(cache_file.read_text())
     except (OSError, ValueError):
         cache = {}
     fresh: dict[str, list[object]] = {}
-    hashes: list[tuple[str, str]] = []
+    hashes: dict[str, str] = {}
     for path in _walk_sources(rootdir):
         relative = path.relative_to(rootdir).as_posix()
         try:
@@ -123,16 +142,21 @@ def tree_fingerprint(rootdir: Path, cache_path: Path | None = None) -> str:
         else:
             content = _file_hash(path)
         fresh[relative] = [*key, content]
-        hashes.append((relative, content))
+        hashes[relative] = content
     if fresh != cache:
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             cache_file.write_text(json.dumps(fresh))
         except OSError:
             pass  # a read-only tree still gets its fingerprint, just without the cache
-    return combine(hashes)
+    return SourceHashes(hashes)
+
+
+def source_hashes(rootdir: Path) -> SourceHashes:
+    """git's view of the sources when rootdir is in a git checkout, else a walk of the tree."""
+    return git_source_hashes(rootdir) or tree_source_hashes(rootdir)
 
 
 def code_fingerprint(rootdir: Path) -> str:
-    """git's view of the sources when rootdir is in a git checkout, else a walk of the tree."""
-    return git_fingerprint(rootdir) or tree_fingerprint(rootdir)
+    """One hash of every source file the run sees (see the module docstring)."""
+    return source_hashes(rootdir).fingerprint

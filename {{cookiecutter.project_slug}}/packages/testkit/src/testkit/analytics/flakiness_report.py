@@ -138,8 +138,9 @@ def run_reruns(
     rootdir: Path,
     extra_args: Sequence[str],
     progress: Callable[[str], None],
+    label: str = "flaky",
 ) -> dict[str, tuple[int, int]]:
-    """Run the plan; nodeid -> (passes, failures) over the reruns."""
+    """Run the plan; nodeid -> (passes, failures) over the reruns (run ids `label-...`)."""
     arguments = [
         "-p",
         "no:rerunfailures",
@@ -157,7 +158,7 @@ def run_reruns(
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     tally: dict[str, list[int]] = {}
     for number in range(1, plan.runs + 1):
-        run_id = f"flaky-{stamp}-{number:02d}"
+        run_id = f"{label}-{stamp}-{number:02d}"
         environment = {**os.environ, RUN_ID_ENV: run_id}
         environment.pop("TEST_SEED", None)  # a fresh seed and order each time
         completed = subprocess.run(

@@ -81,15 +81,6 @@ def classify(
     )
 
 
-def flaky_tests(counts: Mapping[tuple[str, str], OutcomeCounts]) -> dict[str, list[str]]:
-    """nodeid -> the fingerprints on which it both passed and failed."""
-    found: dict[str, list[str]] = {}
-    for (nodeid, fingerprint), outcome in counts.items():
-        if outcome.flaky:
-            found.setdefault(nodeid, []).append(fingerprint)
-    return found
-
-
 def suspects(
     counts: Mapping[tuple[str, str], OutcomeCounts], quarantined: Sequence[str] = ()
 ) -> list[str]:
@@ -110,17 +101,6 @@ class FlakyRate:
     @property
     def percent(self) -> float:
         return 100.0 * self.flaky / self.tests if self.tests else 0.0
-
-
-def flaky_rate(counts: Mapping[tuple[str, str], OutcomeCounts], runs: int) -> FlakyRate:
-    """Flaky tests over tests that passed or failed at least once, in the given history."""
-    tests = {nodeid for (nodeid, _), outcome in counts.items() if outcome.passed or outcome.failed}
-    rates: dict[str, float] = {}
-    for (nodeid, _), outcome in counts.items():
-        if outcome.flaky:
-            rate = outcome.failed / (outcome.passed + outcome.failed)
-            rates[nodeid] = max(rate, rates.get(nodeid, 0.0))
-    return FlakyRate(len(rates), len(tests), runs, rates)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,9 @@ from testkit.analytics.command_support import (
     read_quarantine,
 )
 from testkit.analytics.flakiness_report import RerunError, collect_nodeids
-from testkit.analytics.flaky import evaluate_flakiness_gate, flaky_rate, flaky_tests
+from testkit.analytics.flaky import FlakyRate, evaluate_flakiness_gate
+from testkit.analytics.flaky_history import HistoryVerdict, flaky_rate_of, histories, judge_all
+from testkit.analytics.history import HistoryStore
 from testkit.project_settings import ProjectSettingsError, read_project_settings
 from testkit.usage import UsageError
 
@@ -40,19 +42,22 @@ def run_flaky(arguments: argparse.Namespace) -> int:
     return handler(arguments)
 
 
+def _judged(store: HistoryStore, window: int) -> dict[str, HistoryVerdict]:
+    """Every test's verdict from its results in the newest `window` runs (flaky_history)."""
+    return judge_all(histories(store.pass_fail_sequence(last_runs=window)))
+
+
 def _flaky_list(arguments: argparse.Namespace) -> int:
     store = open_store(Path.cwd())
-    counts = store.outcomes_by_fingerprint(last_runs=arguments.window)
-    found = flaky_tests(counts)
-    if not found:
-        print(f"no flaky test in the last {arguments.window} runs")
-        return 0
-    print(f"flaky tests in the last {arguments.window} runs (passed and failed on the same code):")
-    for nodeid, fingerprints in sorted(found.items()):
-        outcome = [counts[(nodeid, fingerprint)] for fingerprint in fingerprints]
-        passed = sum(count.passed for count in outcome)
-        failed = sum(count.failed for count in outcome)
-        print(f"  {nodeid}: passed {passed}, failed {failed} (code {', '.join(fingerprints)})")
+    verdicts = _judged(store, arguments.window)
+    shown = [verdict for verdict in verdicts.values() if verdict.verdict != "healthy"]
+    if not any(verdict.verdict == "flaky" for verdict in shown):
+        print(f"no flaky test in the last {arguments.window} runs ({len(verdicts)} tests judged)")
+    else:
+        print(f"from the history of the last {arguments.window} runs ({len(verdicts)} tests):")
+    order = {"flaky": 0, "failing": 1, "transient": 2}
+    for verdict in sorted(shown, key=lambda verdict: (order[verdict.verdict], verdict.nodeid)):
+        print(f"  {verdict.verdict.upper():9} {verdict.nodeid}: {verdict.reason}")
     return 0
 
 
@@ -92,10 +97,10 @@ def _flaky_gate(arguments: argparse.Namespace) -> int:
     if history.exists():
         store = open_store(rootdir)
         runs = len(store.recent_runs(arguments.window))
-        rate = flaky_rate(store.outcomes_by_fingerprint(last_runs=arguments.window), runs)
+        rate = flaky_rate_of(_judged(store, arguments.window), runs)
     else:
         print(f"no history at {history} yet (run the tests to record one)")
-        rate = flaky_rate({}, 0)
+        rate = FlakyRate(0, 0, 0)
     try:
         collected = collect_nodeids(rootdir) if entries else []
     except RerunError as error:

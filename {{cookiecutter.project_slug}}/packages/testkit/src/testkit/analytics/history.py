@@ -5,7 +5,8 @@ and a run killed mid-way loses only the rows it had not committed yet; the file 
 The schema is versioned in `meta`; MIGRATIONS upgrades an older file in place (version 0 is
 "no tables yet", so creating a file is migrating it from 0); version 2 added the perf runs
 (`perf_runs`, `perf_figures`, written and read by testkit.analytics.perf_history), version 3
-the mutation scores (`mutation_scores`, testkit.mutation.history). A file that
+the mutation scores (`mutation_scores`, testkit.mutation.history), version 4 each result's
+own code fingerprint (`results.code`, testkit.analytics.test_code). A file that
 is not SQLite, or is SQLite but not ours, is refused with one line naming it, and is never
 written to.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 from testkit import options, report_files
 
 APPLICATION = "testkit-history"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_PATH = report_files.HISTORY
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Outcomes a result row may hold (pytest's, with setup/teardown failures as "error").
@@ -95,6 +96,11 @@ CREATE INDEX mutation_scores_at ON mutation_scores(scope, recorded_at);
 """
 
 
+# Each result's own code: a fingerprint of the files its test executed (NULL: unknown, and the
+# run's fingerprint stands in), so its history is not split by changes to code it never runs.
+_TEST_CODE_V4 = "ALTER TABLE results ADD COLUMN code TEXT;"
+
+
 class HistoryError(Exception):
     """The history file cannot be used; the message is one line naming the file and the fix."""
 
@@ -124,6 +130,7 @@ class Result:
     teardown_s: float | None
     worker: str
     position: int
+    code: str | None = None  # the test's own code fingerprint (schema 4); None: the run's
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,11 +162,16 @@ def _add_mutation_scores_v3(connection: sqlite3.Connection) -> None:
     connection.executescript(_MUTATION_SCORES_V3)
 
 
+def _add_test_code_v4(connection: sqlite3.Connection) -> None:
+    connection.executescript(_TEST_CODE_V4)
+
+
 # MIGRATIONS[v] upgrades a file at version v to v + 1. Append, never edit a released step.
 MIGRATIONS: Mapping[int, Migration] = {
     0: _create_v1,
     1: _add_perf_runs_v2,
     2: _add_mutation_scores_v3,
+    3: _add_test_code_v4,
 }
 
 
@@ -287,10 +299,12 @@ class HistoryStore:
             )
 
     def add_results(self, rows: Iterable[Sequence[object]]) -> None:
-        """Insert result rows (in Result field order) in one transaction."""
+        """Insert result rows (in Result field order; `code` may be left off) in one transaction."""
+        width = len(Result.__dataclass_fields__)
         with self.connection:
             self.connection.executemany(
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((*row, *(None,) * (width - len(row))) for row in rows),
             )
 
     def finish_run(self, run_id: str, finished_at: float, exit_status: int) -> None:
@@ -362,6 +376,28 @@ class HistoryStore:
                 current = OutcomeCounts(current.passed, current.failed, current.other + count)
             counts[key] = current
         return counts
+
+    def pass_fail_sequence(
+        self, *, last_runs: int | None = None
+    ) -> list[tuple[str, str, str, bool]]:
+        """(nodeid, run_id, code, failed) of every pass and failure, oldest run first; `code` is
+        the result's own code fingerprint, else its run's."""
+        query = (
+            "SELECT results.nodeid, results.run_id, COALESCE(results.code, runs.fingerprint),"
+            " results.outcome FROM results JOIN runs USING (run_id)"
+            " WHERE results.outcome IN ('passed', 'failed', 'error')"
+        )
+        parameters: list[object] = []
+        if last_runs is not None:
+            query += (
+                " AND results.run_id IN (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT ?)"
+            )
+            parameters.append(last_runs)
+        query += " ORDER BY runs.started_at, results.position"
+        return [
+            (nodeid, run_id, code, outcome in FAILING_OUTCOMES)
+            for nodeid, run_id, code, outcome in self.connection.execute(query, parameters)
+        ]
 
     def passing_call_durations(
         self, *, exclude_run: str | None, last_runs: int, nodeids: Iterable[str] | None = None

@@ -14,12 +14,15 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from testkit.analytics.fingerprint import code_fingerprint
+from testkit.analytics.fingerprint import SourceHashes, source_hashes
 from testkit.analytics.history import HistoryError, HistoryStore, Run, open_history
+
+if TYPE_CHECKING:
+    from testkit.analytics.test_code import TestCodes
 
 PLUGIN_NAME = "testkit-history"
 BATCH_SIZE = 500
@@ -129,6 +132,9 @@ class HistoryRecorder:
         self._position = 0
         self._last_flush = time.monotonic()
         self._started = False
+        self._code_source: tuple[Path, SourceHashes, Path] | None = None  # rootdir, hashes, map
+        self._codes: TestCodes | None = None
+        self._codes_loaded = False
 
     @property
     def run_id(self) -> str:
@@ -151,7 +157,7 @@ class HistoryRecorder:
             seed=seed,
             mode=mode,
             selection=describe_selection(session.config),
-            fingerprint=code_fingerprint(session.config.rootpath),
+            fingerprint=self._source_hashes(session.config).fingerprint,
             args=self.run.args,
             workers=self.run.workers,
             exit_status=None,
@@ -161,6 +167,22 @@ class HistoryRecorder:
         except HistoryError as error:
             raise pytest.UsageError(str(error)) from None
         self._started = True
+
+    def _source_hashes(self, config: pytest.Config) -> SourceHashes:
+        from testkit.analytics.impact_plugin import map_path
+
+        hashes = source_hashes(config.rootpath)
+        self._code_source = (config.rootpath, hashes, map_path(config))
+        return hashes
+
+    def _test_codes(self) -> TestCodes | None:
+        """Each test's own code (testkit.analytics.test_code), loaded at the first write."""
+        if not self._codes_loaded and self._code_source is not None:
+            from testkit.analytics.test_code import load_test_codes
+
+            self._codes = load_test_codes(*self._code_source)
+        self._codes_loaded = True
+        return self._codes
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         selection = describe_selection(session.config)
@@ -225,6 +247,9 @@ class HistoryRecorder:
 
     def flush(self) -> None:
         if self._batch and self._started:
+            codes = self._test_codes()
+            if codes is not None:
+                self._batch = [(*row, codes.code(row[1])) for row in self._batch]
             self.store.add_results(self._batch)
             self._batch = []
         self._last_flush = time.monotonic()

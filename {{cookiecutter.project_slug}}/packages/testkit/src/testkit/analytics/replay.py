@@ -58,9 +58,60 @@ def plan_replay(
     return ReplayPlan(run.run_id, nodeids, arguments, environment, args_file, notes)
 
 
-def execute(plan: ReplayPlan, *, rootdir: Path, base_environment: dict[str, str]) -> int:
-    """Write the @file and run pytest; returns pytest's exit code."""
+def execute(
+    plan: ReplayPlan, *, rootdir: Path, base_environment: dict[str, str], log: Path | None = None
+) -> int:
+    """Write the @file and run pytest (its output to ``log`` when given); pytest's exit code."""
     plan.args_file.parent.mkdir(parents=True, exist_ok=True)
     plan.args_file.write_text("".join(f"{nodeid}\n" for nodeid in plan.nodeids))
     environment = {**base_environment, **plan.environment}
-    return subprocess.run(plan.command(), cwd=rootdir, env=environment, check=False).returncode
+    if log is None:
+        return subprocess.run(plan.command(), cwd=rootdir, env=environment, check=False).returncode
+    with log.open("w", encoding="utf-8") as output:
+        return subprocess.run(
+            plan.command(), cwd=rootdir, env=environment, stdout=output, stderr=output, check=False
+        ).returncode
+
+
+# --- make replay-batch: many recorded runs, one line of verdict each ---------------------------
+class BatchFileError(ValueError):
+    """The batch file is unusable (one line naming the file and line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    run_id: str
+    tests: int
+    exit_code: int
+    log: Path
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+    def line(self) -> str:
+        verdict = "PASS" if self.passed else f"FAIL (pytest exit {self.exit_code})"
+        return f"{verdict:<24} run {self.run_id}: {self.tests} tests, log {self.log}"
+
+
+def parse_batch(text: str, *, source: str) -> tuple[str, ...]:
+    """Run ids, one a line; blank lines and `#` comments skipped; a repeated id is an error."""
+    run_ids: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if len(line.split()) != 1:
+            raise BatchFileError(f"{source}:{number}: one run id a line, got {line!r}")
+        if line in run_ids:
+            raise BatchFileError(f"{source}:{number}: run {line} is listed twice")
+        run_ids.append(line)
+    if not run_ids:
+        raise BatchFileError(f"{source}: lists no run ids (one a line, from `testkit history`)")
+    return tuple(run_ids)
+
+
+def batch_summary(results: Sequence[BatchResult]) -> str:
+    failed = [result.run_id for result in results if not result.passed]
+    head = f"replay-batch: {len(results) - len(failed)} of {len(results)} runs passed"
+    return head + (f"; failed: {', '.join(failed)}" if failed else "")

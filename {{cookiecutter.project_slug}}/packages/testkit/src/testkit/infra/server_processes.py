@@ -65,7 +65,7 @@ class KillableServer:
     it, ``stop_signal`` shuts it down cleanly.
     """
 
-    kind: ServerKind
+    kind: str  # a ServerKind, or another server started the same way (testkit.monitoring)
     workdir: Path
     command_for: Callable[[int], list[str]]
     ready: Callable[[str, int], Callable[[], None]]

@@ -144,6 +144,13 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reports-dir", type=Path, default=report_files.LOCUST_REPORTS)
     parser.add_argument("--baselines-dir", type=Path, default=report_files.PERF_BASELINES)
     parser.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"))
+    parser.add_argument(
+        "--cost-ceiling",
+        type=float,
+        default=os.environ.get("PERF_COST_CEILING") or None,
+        help="PERF_COST_CEILING: fail when the answer provider's cost per answer (USD) is "
+        "above it (default: [tool.testkit] perf_cost_ceiling)",
+    )
 
 
 def _guarded(handler: Callable[[PerfRequest], int]) -> Callable[[argparse.Namespace], int]:

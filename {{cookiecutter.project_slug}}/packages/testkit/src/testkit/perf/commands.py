@@ -19,7 +19,7 @@ from typing import Any
 
 from testkit.analytics.perf_history import record_in_history
 from testkit.git import commit_of
-from testkit.perf import gate, metadata
+from testkit.perf import cost, gate, metadata
 from testkit.perf.calibration import MachineCheck, calibrate, compare_machines, fingerprint
 from testkit.perf.figures import window_figures
 from testkit.perf.render import format_table, round_line
@@ -46,6 +46,7 @@ DEFAULT_BASELINE_ROUNDS = 5
 def run(request: PerfRequest) -> int:
     profile = request.profile
     out_dir = request.out_dir()
+    limits = gate.load_limits(request.pyproject, cost_ceiling=request.cost_ceiling)
     with targets(request, working_tree_specs(request)) as started:
         target = next(iter(started.values()))
         print(
@@ -54,13 +55,17 @@ def run(request: PerfRequest) -> int:
             flush=True,
         )
         load = load_run(request, target, profile.run_time_s, measured=False)
+        spent_before = cost.scrape_spend(target.base_url)
         samples = run_load(load, out_dir, echo=True)
+        spent = cost.spend_between(spent_before, cost.scrape_spend(target.base_url))
     whole = window_figures(samples, start_s=0.0, end_s=float(profile.run_time_s))
     meta = _metadata(request, profile.run_time_s, 1)
     _write_summary(out_dir / "summary.json", summary(profile, whole, [], meta), "run")
     print(round_line(f"perf {profile.name}", whole), flush=True)
     print(f"perf: wrote {out_dir}/summary.json, report.html, locust_*.csv, samples.csv", flush=True)
-    return 0
+    costs = cost.check_cost(spent, limits.cost_ceiling_usd)
+    print(costs.line(), flush=True)
+    return 1 if costs.over else 0
 
 
 def baseline(request: PerfRequest) -> int:
@@ -81,7 +86,9 @@ def baseline(request: PerfRequest) -> int:
 
 
 def gate_check(request: PerfRequest) -> int:
-    limits = gate.load_limits(request.pyproject, alpha=request.alpha)
+    limits = gate.load_limits(
+        request.pyproject, alpha=request.alpha, cost_ceiling=request.cost_ceiling
+    )
     if request.base is not None:
         print(f"perf gate: BASE={request.base}: the base revision and the working tree, paired")
         return _by_revision(request, limits, request.base, GATE_REPORT, request.round_s())
@@ -100,6 +107,7 @@ def gate_check(request: PerfRequest) -> int:
     with targets(request, working_tree_specs(request)) as started:
         target = next(iter(started.values()))
         out_dir = request.out_dir("gate")
+        spent_before = cost.scrape_spend(target.base_url)
         measured = measure_rounds(request, target, round_s, len(recorded.rounds), out_dir, "gate")
         result = gate.compare_to_baseline(recorded.rounds, measured.figures, limits)
         while result.verdict is gate.PerfVerdict.INCONCLUSIVE and (
@@ -113,6 +121,7 @@ def gate_check(request: PerfRequest) -> int:
             )
             measure_rounds(request, target, round_s, extra, out_dir, "gate", into=measured)
             result = gate.compare_to_baseline(recorded.rounds, measured.figures, limits)
+        spent = cost.spend_between(spent_before, cost.scrape_spend(target.base_url))
     meta = _metadata(request, round_s, len(measured.rounds), measured)
     _write_summary(request.out_dir("summary.json"), _summary_of(request, measured, meta), "gate")
     check = compare_machines(
@@ -135,13 +144,16 @@ def gate_check(request: PerfRequest) -> int:
         result,
         GATE_REPORT,
         "baseline",
+        costs=cost.check_cost(spent, limits.cost_ceiling_usd),
         baseline=str(recorded.path),
         machine=check.as_dict(),
     )
 
 
 def ab(request: PerfRequest) -> int:
-    limits = gate.load_limits(request.pyproject, alpha=request.alpha)
+    limits = gate.load_limits(
+        request.pyproject, alpha=request.alpha, cost_ceiling=request.cost_ceiling
+    )
     if request.base is None:  # the request refuses this; kept for type checkers
         raise UsageError("perf-ab needs the base revision: BASE=<git ref>, e.g. BASE=main")
     return _by_revision(request, limits, request.base, AB_REPORT, request.round_s())
@@ -165,7 +177,11 @@ def _by_revision(
         )
         specs = {"base": server_spec(request, checkout.root), "candidate": server_spec(request)}
         with targets(request, specs) as started:
+            spent_before = cost.scrape_spend(started["candidate"].base_url)
             pairs, result = run_pairs(request, started, round_s, request.out_dir("ab"), limits)
+            spent = cost.spend_between(
+                spent_before, cost.scrape_spend(started["candidate"].base_url)
+            )
     candidate = Measured(pairs.candidate)
     meta = _metadata(request, round_s, len(pairs.candidate), candidate) | {"base": checkout.commit}
     data = _summary_of(request, candidate, meta)
@@ -175,6 +191,7 @@ def _by_revision(
         result,
         report,
         "base",
+        costs=cost.check_cost(spent, limits.cost_ceiling_usd),
         base=ref,
         base_commit=checkout.commit,
         pairs=pairs.as_dict(),
@@ -279,9 +296,14 @@ def _verdict(
     result: gate.PerfResult,
     path: Path,
     baseline_label: str,
+    *,
+    costs: cost.CostCheck,
     **extra: Any,
 ) -> int:
+    # The cost per answer is one more row: over the ceiling, the verdict is a REGRESSION.
+    result = replace(result, checks=(*result.checks, costs.metric_check()))
     print(format_table(result, baseline_label=baseline_label), flush=True)
+    print(costs.line(), flush=True)
     write_json(path, {**result.as_dict(), "profile": request.profile.name, **extra})
     print(f"perf: wrote {path}", flush=True)
     if result.verdict is gate.PerfVerdict.REGRESSION:

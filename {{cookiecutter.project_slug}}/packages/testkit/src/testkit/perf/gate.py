@@ -44,6 +44,9 @@ LIMIT_KEYS = {
     THROUGHPUT: "perf_throughput_pct",
 }
 DEFAULT_LIMITS = {metric: DEFAULTS.number(key) for metric, key in LIMIT_KEYS.items()}
+# The answer provider's cost per answer (testkit.perf.cost), in US dollars.
+COST_CEILING_KEY = "perf_cost_ceiling"
+DEFAULT_COST_CEILING = DEFAULTS.number(COST_CEILING_KEY)
 DEFAULT_ALPHA = 0.05
 # Errors are not noise: more than this many percentage points above the baseline fails outright.
 DEFAULT_ERROR_RATE_PP = 1.0
@@ -73,6 +76,7 @@ class PerfLimits:
     alpha: float = DEFAULT_ALPHA
     error_rate_pp: float = DEFAULT_ERROR_RATE_PP
     tail_requests: int = DEFAULT_TAIL_REQUESTS
+    cost_ceiling_usd: float = DEFAULT_COST_CEILING
 
     def min_requests(self, metric: str) -> int:
         """Requests per round a metric needs before it is gated."""
@@ -81,13 +85,17 @@ class PerfLimits:
         return math.ceil(self.tail_requests / (1.0 - PERCENTILE_OF[metric] / 100.0) - 1e-9)
 
 
-def load_limits(pyproject: Path, *, alpha: float = DEFAULT_ALPHA) -> PerfLimits:
-    """The limits from ``[tool.testkit]`` of ``pyproject`` (the SPEC's defaults where unset)."""
+def load_limits(
+    pyproject: Path, *, alpha: float = DEFAULT_ALPHA, cost_ceiling: float | None = None
+) -> PerfLimits:
+    """The limits from ``[tool.testkit]`` of ``pyproject`` (the SPEC's defaults where unset);
+    ``cost_ceiling`` (PERF_COST_CEILING) replaces perf_cost_ceiling when given."""
     settings = read_project_settings(pyproject)
     percent = {metric: settings.number(key) for metric, key in LIMIT_KEYS.items()}
     if not 0.0 < alpha < 1.0:
         raise LimitsError(f"alpha must be between 0 and 1, got {alpha}")
-    return PerfLimits(percent=percent, alpha=alpha)
+    ceiling = settings.number(COST_CEILING_KEY) if cost_ceiling is None else cost_ceiling
+    return PerfLimits(percent=percent, alpha=alpha, cost_ceiling_usd=ceiling)
 
 
 @dataclass(frozen=True, slots=True)

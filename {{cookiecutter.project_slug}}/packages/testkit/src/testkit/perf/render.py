@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from testkit.perf.cost import METRIC as COST_METRIC
 from testkit.perf.figures import WindowFigures
 from testkit.perf.gate import ERROR_RATE, THROUGHPUT, PerfResult, PerfVerdict
 
@@ -50,9 +51,13 @@ def format_table(result: PerfResult, *, baseline_label: str = "baseline") -> str
     header = ("metric", baseline_label, "current", "change", "limit", "verdict")
     rows = [header]
     for check in result.checks:
+        current = _number(check.current)
         if check.metric == ERROR_RATE:
             change = "-" if check.change_pct is None else f"{check.change_pct:+.2f}pp"
             limit = f"+{check.limit_pct:g}pp"
+        elif check.metric == COST_METRIC:  # an absolute ceiling in USD, not a change
+            change, limit = "-", f"<=${check.limit_pct:g}"
+            current = "-" if check.current is None else f"${check.current:.6f}"
         else:
             change = "-" if check.change_pct is None else f"{check.change_pct:+.1f}%"
             sign = "-" if check.metric == THROUGHPUT else "+"
@@ -60,11 +65,12 @@ def format_table(result: PerfResult, *, baseline_label: str = "baseline") -> str
         verdict = check.verdict.value
         if check.p_value is not None and check.verdict is not PerfVerdict.PASS:
             verdict += f" (p={check.p_value:.3f})"
-        elif check.note and check.verdict is PerfVerdict.SKIPPED:
+        elif check.note and (
+            check.verdict is PerfVerdict.SKIPPED
+            or (check.metric == COST_METRIC and check.verdict is not PerfVerdict.PASS)
+        ):
             verdict += f" ({check.note})"
-        rows.append(
-            (check.label, _number(check.baseline), _number(check.current), change, limit, verdict)
-        )
+        rows.append((check.label, _number(check.baseline), current, change, limit, verdict))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

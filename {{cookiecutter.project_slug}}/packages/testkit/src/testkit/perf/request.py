@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from testkit.perf.profiles import Profile, parse_scale, resolve_profile
+from testkit.project_settings import BY_KEY
 from testkit.usage import UsageError
 
 
@@ -51,6 +52,8 @@ class PerfRequest:
     max_pairs: int = 30
     alpha: float = 0.05
     strict: bool = False
+    # PERF_COST_CEILING: USD per answer; None: [tool.testkit] perf_cost_ceiling.
+    cost_ceiling: float | None = None
 
     @property
     def baseline_path(self) -> Path:
@@ -108,6 +111,7 @@ def request_from(arguments: argparse.Namespace) -> PerfRequest:
         max_pairs=get("max_pairs", 30),
         alpha=get("alpha", 0.05),
         strict=bool(get("strict", False)),
+        cost_ceiling=get("cost_ceiling"),
     )
     _check(request)
     return request
@@ -115,6 +119,12 @@ def request_from(arguments: argparse.Namespace) -> PerfRequest:
 
 def _check(request: PerfRequest) -> None:
     _positive(request.round_seconds, "--round-seconds")
+    ceiling = BY_KEY["perf_cost_ceiling"]
+    if request.cost_ceiling is not None and not ceiling.accepts(request.cost_ceiling):
+        raise UsageError(
+            f"PERF_COST_CEILING (--cost-ceiling) must be {ceiling.allowed} (USD per answer), "
+            f"got {request.cost_ceiling:g}"
+        )
     if not 0.0 < request.alpha < 1.0:
         raise UsageError(f"--alpha must be between 0 and 1, got {request.alpha:g}")
     if request.command == "baseline" and request.rounds is not None and request.rounds < 3:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -15,15 +16,45 @@ from {{ cookiecutter.package_name }}.answer_providers.prompt import (
     chat_messages,
 )
 from {{ cookiecutter.package_name }}.answer_providers.protocol import (
+    FREE,
     AnswerProviderError,
     ProviderAnswer,
     SourceDocument,
+    Usage,
 )
 from {{ cookiecutter.package_name }}.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 CHAT_COMPLETIONS_PATH = "/chat/completions"
+TOKENS_PER_PRICE_UNIT = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """US dollars per million tokens, as providers list their prices."""
+
+    input_usd: float = 0.0
+    output_usd: float = 0.0
+
+
+def _token_count(value: Any) -> int:
+    # A missing or malformed count is unknown, not an error: the answer is still good.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def usage_of(payload: Any, pricing: Pricing) -> Usage:
+    """The reply's ``usage`` (prompt_tokens, completion_tokens) priced; zero when absent
+    (some OpenAI-compatible servers leave it out)."""
+    usage = payload.get("usage") if isinstance(payload, dict) else None
+    if not isinstance(usage, dict):
+        return FREE
+    input_tokens = _token_count(usage.get("prompt_tokens"))
+    output_tokens = _token_count(usage.get("completion_tokens"))
+    cost = (
+        input_tokens * pricing.input_usd + output_tokens * pricing.output_usd
+    ) / TOKENS_PER_PRICE_UNIT
+    return Usage(input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=cost)
 
 
 def build_request_body(
@@ -67,9 +98,12 @@ def parse_completion(payload: Any) -> ProviderAnswer:
 class OpenAIProvider:
     name = "openai"
 
-    def __init__(self, *, client: httpx.AsyncClient, model: str) -> None:
+    def __init__(
+        self, *, client: httpx.AsyncClient, model: str, pricing: Pricing = Pricing()
+    ) -> None:
         self._client = client
         self._model = model
+        self._pricing = pricing
 
     @classmethod
     def from_settings(
@@ -84,7 +118,11 @@ class OpenAIProvider:
             timeout=settings.openai_timeout_seconds,
             transport=transport,
         )
-        return cls(client=client, model=settings.openai_model)
+        pricing = Pricing(
+            input_usd=settings.openai_usd_per_million_input_tokens,
+            output_usd=settings.openai_usd_per_million_output_tokens,
+        )
+        return cls(client=client, model=settings.openai_model, pricing=pricing)
 
     async def answer(
         self, *, question: str, documents: tuple[SourceDocument, ...]
@@ -104,7 +142,7 @@ class OpenAIProvider:
             payload = response.json()
         except ValueError as exc:
             raise AnswerProviderError("openai provider replied with invalid JSON") from exc
-        return parse_completion(payload)
+        return replace(parse_completion(payload), usage=usage_of(payload, self._pricing))
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -16,11 +16,25 @@ class SourceDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """What one answer cost: the provider's token counts and their price in US dollars."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+FREE = Usage()
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderAnswer:
-    """A provider's answer. ``citations`` are claims, checked by the caller, never trusted."""
+    """A provider's answer. ``citations`` are claims, checked by the caller, never trusted.
+    ``usage`` is what it cost (zero for a provider without a model, like the extractive one)."""
 
     text: str
     citations: tuple[str, ...]
+    usage: Usage = FREE
 
 
 class AnswerProviderError(RuntimeError):

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, REAL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from {{ cookiecutter.package_name }}.models import Document
+from {{ cookiecutter.package_name }}.models import Document, DocumentStatus
 from {{ cookiecutter.package_name }}.outbox import (
     EventType,
     record_event,
@@ -23,6 +23,9 @@ from {{ cookiecutter.package_name }}.search_query import (
     SearchQuery,
     rank_weights,
 )
+
+# Pending (mid-ingest) and failed (compensated) documents are nobody's to see or change.
+_VISIBLE = Document.status == DocumentStatus.READY
 
 
 async def create_document(
@@ -104,7 +107,9 @@ async def get_document(
     # Filtering on tenant_id in SQL (not checking it afterwards) makes another
     # tenant's document indistinguishable from a missing one: 404, never 403.
     return await session.scalar(
-        select(Document).where(Document.id == document_id, Document.tenant_id == tenant_id)
+        select(Document).where(
+            Document.id == document_id, Document.tenant_id == tenant_id, _VISIBLE
+        )
     )
 
 
@@ -112,7 +117,7 @@ async def list_documents(
     session: AsyncSession, *, tenant_id: uuid.UUID, limit: int, after: Cursor | None
 ) -> list[Document]:
     """Newest first; ``limit`` rows at most, starting strictly after ``after``."""
-    statement = select(Document).where(Document.tenant_id == tenant_id)
+    statement = select(Document).where(Document.tenant_id == tenant_id, _VISIBLE)
     if after is not None:
         statement = statement.where(
             tuple_(Document.created_at, Document.id) < tuple_(after.created_at, after.id)
@@ -151,7 +156,7 @@ async def delete_document(
 ) -> bool:
     result = await session.execute(
         delete(Document)
-        .where(Document.id == document_id, Document.tenant_id == tenant_id)
+        .where(Document.id == document_id, Document.tenant_id == tenant_id, _VISIBLE)
         .returning(Document.id)
     )
     deleted = result.scalar_one_or_none() is not None
@@ -163,6 +168,19 @@ async def delete_document(
             payload={"document": {"id": str(document_id)}},
         )
     return deleted
+
+
+async def publish_ingested(session: AsyncSession, *, document: Document) -> None:
+    """Make an ingested (pending) document ready and record its document.created event, in
+    the caller's transaction: it becomes visible exactly when its event is certain."""
+    document.status = DocumentStatus.READY
+    await session.flush()
+    await record_event(
+        session,
+        tenant_id=document.tenant_id,
+        event_type=EventType.DOCUMENT_CREATED,
+        payload=_event_payload(document),
+    )
 
 
 def _event_payload(document: Document) -> dict[str, Any]:
@@ -187,7 +205,11 @@ async def search_documents(
     rank = func.ts_rank_cd(weights, Document.search_vector, tsquery, RANK_NORMALIZATION)
     rows = await session.execute(
         select(Document.id, Document.title, rank.label("rank"))
-        .where(Document.tenant_id == tenant_id, Document.search_vector.bool_op("@@")(tsquery))
+        .where(
+            Document.tenant_id == tenant_id,
+            _VISIBLE,
+            Document.search_vector.bool_op("@@")(tsquery),
+        )
         .order_by(rank.desc(), Document.id)
         .limit(query.limit)
     )

@@ -9,6 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from {{ cookiecutter.package_name }}.answer_providers.circuit_breaker import (
+    ProviderUnavailableError,
+)
 from {{ cookiecutter.package_name }}.answer_providers.extractive import (
     NO_ANSWER,
 )
@@ -120,6 +123,13 @@ async def ask(
     sources = tuple(SourceDocument(id=str(d.id), title=d.title, body=d.body) for d in documents)
     try:
         answer = await provider.answer(question=body.question, documents=sources)
+    except ProviderUnavailableError as exc:
+        # The breaker is open: no call was made. Say when a retry may find it closed again.
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=str(exc),
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        ) from exc
     except AnswerProviderError as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=str(exc)) from exc
     checked = check_citations(answer.citations, retrieved=(d.id for d in documents))
