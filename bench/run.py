@@ -28,6 +28,7 @@ MEASUREMENTS = (
     "plugin_overhead",
     "flaky_accuracy",
     "flaky_history",
+    "polluter_pairs",
     "impact_faults",
     "perf_gate_accuracy",
     "perf_gate_scale",

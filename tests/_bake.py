@@ -170,6 +170,14 @@ def installed_default_bake(
     return project
 
 
+# The search query's tenant filter, and the query without it: the cross-tenant leak that the
+# tier and security-gate bite tests inject into crud/documents.py.
+SEARCH_TENANT_FILTER = (
+    "            Document.tenant_id == tenant_id,\n            _VISIBLE,\n",
+    "            _VISIBLE,\n",
+)
+
+
 @dataclass(frozen=True)
 class Edit:
     """Replace `original`, which must occur exactly once in `path`, with `mutated`."""

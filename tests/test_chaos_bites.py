@@ -8,9 +8,9 @@ caught too), and restores the files:
   (events written while NATS is down are lost);
 - postgres_latency fails, within its own request deadline, for a service whose database
   connections carry no statement_timeout (requests to a stalled database hang);
-- the service's patterns, each broken: a saga without its compensations (saga_step_failure),
-  no move to the dead-letter table (poison_message), a circuit breaker that never opens
-  (provider_outage).
+- the service's patterns, each broken: a saga recovery sweep that compensates nothing
+  (saga_step_failure), no move to the dead-letter table (poison_message), a circuit breaker
+  that never opens (provider_outage).
 
 The control runs every scenario unmutated: they pass, so each failure is the mutation's doing.
 The random-fault soak (`make chaos-soak`) runs briefly on the same bake and must print its
@@ -85,12 +85,11 @@ NO_STATEMENT_TIMEOUT = (
 
 # The service's patterns, each broken where it does its work:
 PATTERN_MUTATIONS = {
-    # the saga forgets its compensations: a failed ingest leaves its stored steps behind
+    # the recovery sweep compensates nothing: sagas a crash left mid-way stay half-done
     "saga_step_failure": Edit(
-        f"{PACKAGE}/ingest_saga.py",
-        "    earlier = [step for step in STEPS[: STEPS.index(before)] "
-        "if step in COMPENSATED_STEPS]\n",
-        "    earlier: list[Step] = []\n",
+        f"{PACKAGE}/ingest_saga_runner.py",
+        "    for saga_id in stale_ids:\n",
+        "    for saga_id in stale_ids[:0]:\n",
     ),
     # a poison message is never moved to the dead-letter table: redelivered until it expires
     "poison_message": Edit(

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from _bake import GIT, installed_default_bake, run_in
+from _bake import GIT, SEARCH_TENANT_FILTER, installed_default_bake, run_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gates-bake")]
 
@@ -183,14 +183,9 @@ def test_a_cross_tenant_leak_fails_the_security_gate(gated_project: Path) -> Non
     with restored(gated_project, documents):
         path = gated_project / documents
         source = path.read_text(encoding="utf-8")
-        original = (
-            '.where(Document.tenant_id == tenant_id, Document.search_vector.bool_op("@@")(tsquery))'
-        )
+        original, leak = SEARCH_TENANT_FILTER
         assert source.count(original) == 1, "the leak no longer applies"
-        path.write_text(
-            source.replace(original, '.where(Document.search_vector.bool_op("@@")(tsquery))'),
-            encoding="utf-8",
-        )
+        path.write_text(source.replace(original, leak), encoding="utf-8")
         gate = run(gated_project, "make", "security-gate", CROSS_TENANT)
     table = judge(gated_project, "security")
 

@@ -247,3 +247,15 @@ def test_nightly_gates_performance_against_the_previous_nightlys_commit(
     assert nightly() == "make performance-gate PERF_BASE=unset"  # nothing new: the baseline
     git("commit", "-q", "--allow-empty", "-m", "today")
     assert nightly() == f"make performance-gate PERF_BASE={yesterday}"
+
+
+def test_ci_runs_the_tests_a_pull_request_adds_repeatedly_against_its_base(
+    baked: Callable[[str], Path],
+) -> None:
+    workflow = baked("default") / ".github/workflows/ci.yml"
+    steps = yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"]["quality-gates"]["steps"]
+    [step] = [step for step in steps if step.get("name") == "New and changed tests, run repeatedly"]
+
+    assert step["if"] == "github.event_name == 'pull_request'"
+    assert step["run"] == 'make flakiness-new BASE="origin/$BASE_REF"'
+    assert step["env"] == {"BASE_REF": "${{ github.base_ref }}"}

@@ -31,6 +31,12 @@ APPEARANCES_READ = 200
 _FOUND = "-> the polluting test is: "
 _ALONE_FAILS = "-> test failed!"
 _GROUP_PASSES = "-> expected failure -- but it passed?"
+# Not `python -m detect_test_pollution`: run as __main__, it would pass `-p __main__` to its
+# pytest runs instead of its own plugin (`-p detect_test_pollution`), which then reject its
+# options. -u: its steps reach `progress` as they happen, not when it exits.
+_RUN_DETECT_TEST_POLLUTION = (
+    "import sys, detect_test_pollution; sys.exit(detect_test_pollution.main())"
+)
 
 
 class PolluterError(Exception):
@@ -164,7 +170,7 @@ def bisect(
         environment["TEST_SEED"] = str(search.seed)
     if search.mode is not None:
         environment["TEST_MODE"] = search.mode
-    command = [sys.executable, "-m", "detect_test_pollution"]
+    command = [sys.executable, "-u", "-c", _RUN_DETECT_TEST_POLLUTION]
     command += ["--failing-test", search.victim, "--testids-file", str(path)]
     lines: list[str] = []
     with subprocess.Popen(
