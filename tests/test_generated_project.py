@@ -181,11 +181,13 @@ def test_default_suite_passes_on_two_workers_with_local_binary_servers(
     default_project: Path,
 ) -> None:
     # What `make demo` does on a fresh machine: no URLs, no Docker daemon, so every worker
-    # starts its own PostgreSQL, Redis and NATS from the installed binaries.
+    # starts its own PostgreSQL, Redis and NATS from the installed binaries. The project's
+    # tests/ only: testkit's own tests (packages/testkit/tests) start what they need
+    # themselves, and run in test-all-enhanced's tiers.
     result = make(
         default_project,
         "test",
-        "ARGS=-n 2",
+        "ARGS=-n 2 tests",
         timeout=SUITE_TIMEOUT,
         TESTKIT_REQUIRE_INFRA="1",
         HYPOTHESIS_PROFILE="ci",

@@ -255,6 +255,9 @@ def unpublished_count(database_url: str) -> int:
     return int(rows[0][0])
 
 
+FETCH_BATCH = 256
+
+
 def delivered_events(nats_url: str, subject_prefix: str) -> list[EventMessage]:
     """Every message of the relay's JetStream stream, as a fresh consumer receives them."""
 
@@ -270,8 +273,11 @@ def delivered_events(nats_url: str, subject_prefix: str) -> list[EventMessage]:
             )
             messages: list[EventMessage] = []
             while len(messages) < info.state.messages:
+                # In batches: one fetch of more than the consumer's max_ack_pending (1000 by
+                # default) waits for messages JetStream will not send.
                 batch = await subscription.fetch(
-                    info.state.messages - len(messages), timeout=REQUEST_DEADLINE_SECONDS
+                    min(info.state.messages - len(messages), FETCH_BATCH),
+                    timeout=REQUEST_DEADLINE_SECONDS,
                 )
                 for message in batch:
                     messages.append(EventMessage.from_json(message.data))

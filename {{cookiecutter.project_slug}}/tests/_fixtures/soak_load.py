@@ -1,7 +1,9 @@
-"""The chaos soak's steady load: writers, searchers and WebSocket subscribers on threads.
+"""The chaos soak's steady load: writers, URL ingests, searchers and WebSocket subscribers on
+threads.
 
 Writers send documents with an Idempotency-Key and keep every key they were refused, so the
-soak can retry them afterwards and prove each is created exactly once; subscribers follow the
+soak can retry them afterwards and prove each is created exactly once; ingesters run URL
+ingests (a saga each) and keep the documents acknowledged; subscribers follow the
 tenant's events and resume with ?after= after every disconnect, as a real client would. Every
 request is counted by route and outcome class (a status code, or the exception's name).
 """
@@ -34,6 +36,7 @@ class LoadRecord:
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     acknowledged: dict[str, str] = field(default_factory=dict)  # idempotency key -> document id
     refused: set[str] = field(default_factory=set)  # keys never acknowledged (yet)
+    ingested: set[str] = field(default_factory=set)  # document ids of acknowledged URL ingests
 
     def count(self, route: str, outcome: str) -> None:
         with self.lock:
@@ -69,6 +72,20 @@ def writer(
     while not stop.is_set():
         write_once(client, tenant, f"soak-{name}-{number}", record)
         number += 1
+
+
+def ingester(
+    client: httpx.Client, tenant: Tenant, url: str, record: LoadRecord, stop: threading.Event
+) -> None:
+    """URL ingests of one page, each a saga (fetch, store, index, publish)."""
+    while not stop.is_set():
+        response, outcome = outcome_of(
+            lambda: client.post("/documents/ingest", json={"url": url}, headers=tenant.headers)
+        )
+        record.count("POST /documents/ingest", outcome)
+        if response is not None and response.status_code == 201:
+            with record.lock:
+                record.ingested.add(response.json()["id"])
 
 
 def searcher(
