@@ -176,6 +176,7 @@ def test_the_chaos_soak_passes_with_its_invariant_summary_and_replays_its_seed(
     assert result.returncode == 0, output[-4000:]
     assert "replay: make chaos-soak CHAOS_SEED=20261207" in output, output[-4000:]
     assert "faults injected by kind:" in output
-    assert "PASS  no acknowledged write lost" in output
+    assert "PASS  no acknowledged write or ingest lost" in output
+    assert "PASS  every ingest saga finished" in output
     assert "verdict: PASS" in output
     assert "FAIL" not in output, output[-4000:]

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -73,7 +73,6 @@ from testkit.infra.addresses import host_port
 WRITERS = 2
 SUBSCRIBERS = 2
 RETRIES = 20  # attempts per refused write once the faults are over (a healthy system: one)
-T = TypeVar("T")
 FINISHED_SAGAS = {"completed", "compensated"}
 SERVICE_SETTINGS = {
     # Short timeouts, so a request caught by a fault ends (503) instead of waiting it out.
@@ -262,7 +261,7 @@ def _invariants(
     return results
 
 
-def _settled(read: Callable[[], T], done: Callable[[T], bool]) -> T:
+def _settled(read: Callable[[], Any], done: Callable[[Any], bool]) -> Any:
     """`read()` once `done` says so, or its last value when the recovery deadline passes."""
     deadline = time.monotonic() + RECOVERY_DEADLINE_SECONDS
     while True:
@@ -280,7 +279,7 @@ def _projection_created(database_url: str, tenant: Tenant, expected: int) -> int
         rows = database_rows(database_url, query)
         return int(rows[0][0]) if rows else 0
 
-    return _settled(counted, lambda value: value == expected)
+    return int(_settled(counted, lambda value: value == expected))
 
 
 def _ready_documents(database_url: str, tenant: Tenant) -> dict[str, str | None]:
@@ -297,7 +296,7 @@ def _sagas_finished(database_url: str, tenant: Tenant, record: LoadRecord) -> In
     """Every ingest saga completed or compensated (the sweep finishes those a fault left), each
     acknowledged ingest's saga completed, and no half-ingested document or chunk remains."""
     query = f"SELECT status, document_id::text FROM ingest_sagas WHERE tenant_id = '{tenant.id}'"
-    sagas = _settled(
+    sagas: list[tuple[str, str | None]] = _settled(
         lambda: database_rows(database_url, query),
         lambda rows: all(status in FINISHED_SAGAS for status, _ in rows),
     )
