@@ -279,14 +279,9 @@ def migrated_scratch_database(server_url: str) -> Iterator[str]:
     Not the in-process tests' database (they truncate it before every test), and not shared
     between live servers: each server's outbox relay must publish only its own events.
     """
-    name = isolation.unique_name("e2e")
-    isolation.create_database(server_url, name)
-    try:
-        url = isolation.with_database(server_url, name)
+    with isolation.scratch_database(server_url, "e2e") as url:
         command.upgrade(alembic_config(url), "head")
         yield url
-    finally:
-        isolation.drop_database(server_url, name)
 
 
 @pytest.fixture(scope="session")

@@ -25,12 +25,8 @@ from {{ cookiecutter.package_name }}.settings import Settings
 @pytest.fixture(scope="module")
 def scratch_database(postgres_server: Endpoint) -> Iterator[str]:
     """One database for the module: creating and dropping one costs more than a test here."""
-    name = isolation.unique_name("migrations")
-    isolation.create_database(postgres_server.url, name)
-    try:
-        yield isolation.with_database(postgres_server.url, name)
-    finally:
-        isolation.drop_database(postgres_server.url, name)
+    with isolation.scratch_database(postgres_server.url, "migrations") as url:
+        yield url
 
 
 @pytest.fixture

@@ -90,12 +90,8 @@ def postgres_server(pytestconfig: pytest.Config) -> Endpoint:
 @pytest.fixture(scope="session")
 def postgres_database(postgres_server: Endpoint) -> Iterator[str]:
     """libpq URL of a database created for this worker's session and dropped at its end."""
-    name = isolation.unique_name("tk")
-    isolation.create_database(postgres_server.url, name)
-    try:
-        yield isolation.with_database(postgres_server.url, name)
-    finally:
-        isolation.drop_database(postgres_server.url, name)
+    with isolation.scratch_database(postgres_server.url, "tk") as url:
+        yield url
 
 
 @pytest.fixture

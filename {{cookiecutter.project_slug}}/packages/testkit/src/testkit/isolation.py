@@ -6,8 +6,10 @@ xdist worker, so random-based names would collide between workers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
@@ -52,6 +54,17 @@ def drop_database(server_url: str, name: str) -> None:
         connection.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@contextlib.contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """The URL of a new database named `prefix_<unique>`, dropped on exit."""
+    name = unique_name(prefix)
+    create_database(server_url, name)
+    try:
+        yield with_database(server_url, name)
+    finally:
+        drop_database(server_url, name)
 
 
 def create_schema(database_url: str, name: str) -> None:
