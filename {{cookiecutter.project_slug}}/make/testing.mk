@@ -353,22 +353,24 @@ replay: install ## Re-run a recorded run's tests with its seed, order and mode (
 	$(ANALYTICS_TESTKIT) replay "$(RUN)" $(if $(ARGS),-- $(ARGS))
 
 # --- impact selection and the report dashboard ----------------------------------------------
-IMPACT_MAP ?= .testkit/impact-map.json
+# IMPACT_MAP: another map file (default: testkit's, `testkit options` shows it).
+IMPACT_MAP ?=
+IMPACT_MAP_ENV = $(if $(IMPACT_MAP),TESTKIT_IMPACT_MAP=$(IMPACT_MAP))
 CHANGED_FILES ?=
 
 .PHONY: impact-map
-impact-map: install ## Record which tests execute which code (coverage per test) -> .testkit/impact-map.json
-	TESTKIT_IMPACT_MAP=$(IMPACT_MAP) $(PYTEST) --testkit-impact-record=1 -p no:randomly $(ARGS)
+impact-map: install ## Record which tests execute which code and read which data files -> the impact map (.testkit/)
+	$(IMPACT_MAP_ENV) $(PYTEST) --testkit-impact-record=1 -p no:randomly $(ARGS)
 
 .PHONY: test-impact
 test-impact: install | $(REPORTS_DIR) ## Run only the tests CHANGED_FILES=a.py,b.py affect (impact map)
 	@test -n "$(CHANGED_FILES)" || { echo "test-impact needs CHANGED_FILES=path[,path...]"; exit 2; }
-	TESTKIT_IMPACT_MAP=$(IMPACT_MAP) $(PYTEST) $(XDIST) --testkit-impact-changed="$(CHANGED_FILES)" \
+	$(IMPACT_MAP_ENV) $(PYTEST) $(XDIST) --testkit-impact-changed="$(CHANGED_FILES)" \
 		--junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 .PHONY: test-selective
 test-selective: install | $(REPORTS_DIR) ## Run only the tests affected by the changes since BASE (default HEAD)
-	TESTKIT_IMPACT_MAP=$(IMPACT_MAP) $(PYTEST) $(XDIST) --testkit-impact-base="$(or $(BASE),HEAD)" \
+	$(IMPACT_MAP_ENV) $(PYTEST) $(XDIST) --testkit-impact-base="$(or $(BASE),HEAD)" \
 		--junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 .PHONY: report
@@ -517,7 +519,7 @@ fix-quarantined: install ## Re-run the quarantined tests FIX_RUNS times (default
 
 .PHONY: impact-analysis
 impact-analysis: install ## The tests the impact map selects for CHANGED_FILES=a.py,b.py or the changes since BASE (default HEAD), not run
-	$(ANALYTICS_TESTKIT) impact --map $(IMPACT_MAP) select \
+	$(ANALYTICS_TESTKIT) impact $(if $(IMPACT_MAP),--map $(IMPACT_MAP)) select \
 		$(if $(CHANGED_FILES),--changed "$(CHANGED_FILES)",--base "$(or $(BASE),HEAD)") --list
 
 .PHONY: validate-test-data

@@ -28,7 +28,7 @@ from testkit.usage import UsageError
 COMMAND_MODULES: tuple[str, ...] = (
     "testkit.perf.cli",
     "testkit.analytics.commands",
-    "testkit.analytics.impact_cli",
+    "testkit.impact.cli",
     "testkit.analytics.flake_hunt_commands",
     "testkit.analytics.report",
     "testkit.diff_coverage",

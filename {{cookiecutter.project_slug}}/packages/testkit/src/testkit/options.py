@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from testkit.impact.map import DEFAULT_MAP
+
 if TYPE_CHECKING:  # the infra package reads URL_SETTINGS; a runtime import would be a cycle
     from testkit.infra.protocol import Service
 
@@ -99,7 +101,7 @@ CHAOS_SEED = Setting(
     "INT",
 )
 
-# Impact selection (testkit.analytics.impact): record the map, or run only affected tests.
+# Impact selection (testkit.impact.selection): record the map, or run only affected tests.
 IMPACT_CHANGED = Setting(
     "impact_changed",
     "TESTKIT_IMPACT_CHANGED",
@@ -121,7 +123,7 @@ IMPACT_RECORD = Setting(
 IMPACT_MAP = Setting(
     "impact_map",
     "TESTKIT_IMPACT_MAP",
-    "Impact map file, relative to the rootdir (default .testkit/impact-map.json).",
+    f"Impact map file, relative to the rootdir (default {DEFAULT_MAP}).",
     "FILE",
 )
 

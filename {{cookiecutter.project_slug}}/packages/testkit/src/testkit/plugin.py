@@ -11,11 +11,11 @@ from typing import cast
 import pytest
 
 from testkit import fixtures, golden, options
-from testkit.analytics.impact_plugin import register_impact
 from testkit.analytics.wiring import register_analytics
 from testkit.budget import AdversarialBudget, resolve_budget
 from testkit.chaos import plugin as chaos_plugin
 from testkit.header import format_header, template_version
+from testkit.impact.plugin import register_impact
 from testkit.infra import InfraManager, default_sources, installed_services
 from testkit.infra.addresses import host_port
 from testkit.modes import resolve_mode

@@ -32,6 +32,10 @@ DEFAULT_ALWAYS_RUN = (
     "pytest.ini",
     "setup.cfg",
     "tox.ini",
+    # How the tests are run: make's variables and recipes, the CI jobs.
+    "Makefile",
+    "*.mk",
+    ".github/workflows/**",
 )
 DEFAULT_IGNORE = ("*.md", "docs/**", "LICENSE")
 DEFAULT_IMPACT_SOURCES = ("packages/*/src", "packages/*/tests", "services/*/src", "tests")

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from testkit.analytics.history import open_history
-from testkit.analytics.impact_map import FileEntry, ImpactMap, write_map
-from testkit.analytics.impact_plugin import DEFAULT_MAP
 from testkit.cli import main
+from testkit.impact.map import FileEntry, ImpactMap, write_map
+from testkit.impact.plugin import DEFAULT_MAP
 
 pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
 

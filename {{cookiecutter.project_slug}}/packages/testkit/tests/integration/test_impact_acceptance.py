@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from testkit.analytics.impact_map import read_map
+from testkit.impact.map import read_map
 
 pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
 
@@ -139,7 +139,85 @@ def test_an_unknown_file_runs_everything_and_says_why(project: pytest.Pytester) 
 
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(
-        ["testkit impact: all 3 tests selected: src/new_module.py is not in the impact map*"]
+        [
+            "testkit impact: all 3 tests selected: full run: src/new_module.py changed and the "
+            "impact map does not know it"
+        ]
+    )
+
+
+DATA_TESTS = """
+import json
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return json.loads((DATA / "corpus.json").read_text())
+
+
+def test_reads_the_corpus_through_a_fixture(corpus):
+    assert corpus == {"answer": 42}
+
+
+def test_reads_the_golden_file_itself():
+    assert (DATA / "golden.txt").read_text() == "expected\\n"
+
+
+def test_reads_nothing():
+    assert True
+"""
+
+
+@pytest.fixture
+def data_project(project: pytest.Pytester) -> pytest.Pytester:
+    data = project.path / "tests" / "data"
+    data.mkdir()
+    (data / "corpus.json").write_text('{"answer": 42}')
+    (data / "golden.txt").write_text("expected\n")
+    (project.path / "tests" / "test_data.py").write_text(DATA_TESTS)
+    (project.path / "uv.lock").write_text("version = 1\n")
+    recorded = project.runpytest_subprocess("-p", "no:randomly", "--testkit-impact-record=1")
+    recorded.stdout.fnmatch_lines(["testkit impact: map written to *6 tests*, 2 data files*"])
+    return project
+
+
+def test_a_changed_data_file_runs_the_tests_that_read_it(data_project: pytest.Pytester) -> None:
+    (data_project.path / "tests" / "data" / "corpus.json").write_text('{"answer": 41}')
+
+    result = data_project.runpytest_subprocess(
+        "-p", "no:randomly", "--testkit-impact-changed=tests/data/corpus.json", "-v"
+    )
+
+    # A module-scoped fixture read it (in its own context, credited to the tests using it);
+    # test_calc.py, none of whose tests read it, is not even collected.
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines(
+        [
+            "testkit impact: 1 of 6 tests selected: "
+            "tests/data/corpus.json changed (read by 1 test)",
+            "*test_reads_the_corpus_through_a_fixture FAILED*",
+        ]
+    )
+
+
+def test_a_changed_lock_file_runs_everything_and_says_so(data_project: pytest.Pytester) -> None:
+    (data_project.path / "uv.lock").write_text("version = 2\n")
+
+    result = data_project.runpytest_subprocess(
+        "-p", "no:randomly", "--testkit-impact-changed=uv.lock"
+    )
+
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(
+        [
+            "testkit impact: all 6 tests selected: full run: uv.lock changed "
+            "(impact_always_run 'uv.lock')"
+        ]
     )
 
 

@@ -16,8 +16,8 @@ from testkit.analytics.flaky_history import (
     judge_all,
     judge_history,
 )
-from testkit.analytics.impact_map import FileEntry, ImpactMap, write_map
 from testkit.analytics.test_code import TestCodes, files_by_test, load_test_codes
+from testkit.impact.map import FileEntry, ImpactMap, write_map
 
 
 def outcomes(pattern: str, code: str = "c1") -> list[Observation]:

@@ -8,15 +8,10 @@ from pathlib import Path
 import pytest
 from coverage import CoverageData
 
-from testkit.analytics.impact_map import (
-    ImpactMapError,
-    build_map,
-    expand_fixtures,
-    read_map,
-    source_files,
-    write_map,
-)
-from testkit.analytics.impact_record import executed_by_context
+from testkit.impact.build import build_map, expand_fixtures, source_files
+from testkit.impact.file_reads import FileReads, data_path, is_read
+from testkit.impact.map import MAP_VERSION, ImpactMapError, read_map, write_map
+from testkit.impact.recorder import executed_by_context
 
 SEARCH = """\
 LIMIT = 10
@@ -47,6 +42,8 @@ def project(tmp_path: Path) -> Path:
     (package / "search.py").write_text(SEARCH)
     (package / "routes.py").write_text(ROUTES)
     (package / "unused.py").write_text("def never():\n    return 1\n")
+    (package / "data.json").write_text('{"k": 1}')
+    (package / "search.json").write_text("[]")
     return tmp_path
 
 
@@ -125,6 +122,7 @@ def test_the_map_survives_a_round_trip_through_its_file(project: Path, tmp_path:
         test_fixtures={},
         passed=["tests/unit/test_search.py::test_query", "tests/unit/test_search.py::test_rank"],
         unreliable=[],
+        reads={"services/api/src/app/data.json": ["t:tests/unit/test_search.py::test_query"]},
         created_at=123.0,
     )
     path = tmp_path / ".testkit" / "impact-map.json"
@@ -132,6 +130,86 @@ def test_the_map_survives_a_round_trip_through_its_file(project: Path, tmp_path:
     write_map(impact_map, path)
 
     assert read_map(path) == impact_map
+    assert set(impact_map.data_files) == {"services/api/src/app/data.json"}
+
+
+def test_data_files_map_to_the_tests_that_read_them_and_fixture_reads_to_all_its_users(
+    project: Path,
+) -> None:
+    impact_map = build_map(
+        root=project,
+        modules=source_files(project, ["services/*/src"]),
+        executed={},
+        test_fixtures={"tests/a.py::test_one": ["corpus"], "tests/a.py::test_two": ["corpus"]},
+        passed=["tests/a.py::test_one", "tests/a.py::test_two", "tests/b.py::test_three"],
+        unreliable=[],
+        reads={
+            "services/api/src/app/data.json": ["f:corpus", "t:tests/b.py::test_three"],
+            "services/api/src/app/search.json": ["m:tests/b.py"],  # read while b.py was imported
+            "services/api/src/app/gone.json": ["t:tests/b.py::test_three"],  # removed since
+            "services/api/src/app/search.py": ["t:tests/b.py::test_three"],  # code, not data
+        },
+    )
+
+    entry = impact_map.data_files["services/api/src/app/data.json"]
+    assert entry.tests == {"tests/a.py::test_one", "tests/a.py::test_two", "tests/b.py::test_three"}
+    by_import = impact_map.data_files["services/api/src/app/search.json"]
+    assert by_import.tests == {"tests/b.py::test_three"}
+    assert set(impact_map.data_files) == {
+        "services/api/src/app/data.json",
+        "services/api/src/app/search.json",
+    }
+
+
+def test_file_reads_are_credited_to_the_context_they_happen_in(tmp_path: Path) -> None:
+    corpus = tmp_path / "tests" / "corpus.json"
+    corpus.parent.mkdir()
+    corpus.write_text("{}")
+    (tmp_path / "module.py").write_text("")
+    reads = FileReads(tmp_path)
+
+    reads.start("t:test_one")
+    corpus.read_text()
+    (tmp_path / "module.py").read_text()  # code: coverage.py's business
+    (tmp_path / "written.txt").write_text("x")  # a write is no input
+    reads.context = "f:corpus_fixture"
+    with open(corpus, "rb"):
+        pass
+    reads.stop()
+    corpus.read_text()  # after stop: not recorded
+
+    assert reads.by_context() == {
+        "t:test_one": ["tests/corpus.json"],
+        "f:corpus_fixture": ["tests/corpus.json"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("mode", "flags", "reads"),
+    [("r", 0, True), ("rb", 0, True), ("r+", 0, True), ("w", 0, False), ("ab", 0, False)],
+)
+def test_open_modes_that_read(mode: str, flags: int, reads: bool) -> None:
+    assert is_read(mode, flags) is reads
+
+
+def test_os_open_flags_that_read() -> None:
+    import os
+
+    assert is_read(None, os.O_RDONLY)
+    assert is_read(None, os.O_RDWR)
+    assert not is_read(None, os.O_WRONLY | os.O_CREAT)
+    assert not is_read(None, os.O_RDWR | os.O_TRUNC)
+
+
+def test_only_data_files_under_the_root_count(tmp_path: Path) -> None:
+    root = str(tmp_path) + "/"
+
+    assert data_path(tmp_path / "tests" / "golden" / "a.json", root) == "tests/golden/a.json"
+    assert data_path(tmp_path / "src" / "app.py", root) is None
+    assert data_path(tmp_path / ".venv" / "lib" / "x.txt", root) is None
+    assert data_path(tmp_path / "reports" / "junit.xml", root) is None
+    assert data_path("/etc/hosts", root) is None
+    assert data_path(3, root) is None
 
 
 @pytest.mark.parametrize(
@@ -140,7 +218,7 @@ def test_the_map_survives_a_round_trip_through_its_file(project: Path, tmp_path:
         ("not json", "is not readable JSON"),
         ('{"application": "something-else"}', "is not a testkit impact map"),
         ('{"application": "testkit-impact-map", "version": 99}', "has map version 99"),
-        ('{"application": "testkit-impact-map", "version": 1, "tests": []}', "is malformed"),
+        (json.dumps({"application": "testkit-impact-map", "version": MAP_VERSION}), "is malformed"),
     ],
 )
 def test_a_bad_map_file_is_named_with_the_fix(tmp_path: Path, content: str, message: str) -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from testkit.analytics.changes import Change, change_from_files, parse_unified_zero
-from testkit.analytics.impact import ImpactRules, format_selection, matches, select_tests
-from testkit.analytics.impact_map import FileEntry, FunctionEntry, ImpactMap
-from testkit.analytics.source_outline import file_digest, outline_source
+from testkit.impact.map import DataFileEntry, FileEntry, FunctionEntry, ImpactMap
+from testkit.impact.rules import ImpactRules, matches
+from testkit.impact.selection import CurrentFiles, format_selection, select_tests
+from testkit.impact.source_outline import file_digest, outline_source
 
 SERVICE = "services/api/src/app/search.py"
 CALLER = "services/api/src/app/routes.py"
@@ -84,7 +85,7 @@ def test_a_changed_function_selects_only_the_tests_that_executed_it(impact_map: 
     current = unchanged() | {SERVICE: changed}
 
     selection = select_tests(
-        Change((SERVICE,), "CHANGED_FILES"), impact_map, current, ImpactRules()
+        Change((SERVICE,), "CHANGED_FILES"), impact_map, CurrentFiles(current), ImpactRules()
     )
 
     assert not selection.run_all
@@ -99,7 +100,7 @@ def test_a_comment_only_edit_selects_nothing(impact_map: ImpactMap) -> None:
     current = unchanged() | {SERVICE: SERVICE_TEXT.replace("LIMIT = 10", "LIMIT = 10  # rows")}
 
     selection = select_tests(
-        Change((SERVICE,), "CHANGED_FILES"), impact_map, current, ImpactRules()
+        Change((SERVICE,), "CHANGED_FILES"), impact_map, CurrentFiles(current), ImpactRules()
     )
 
     assert selection.tests == frozenset()
@@ -110,7 +111,7 @@ def test_a_module_level_change_reaches_the_tests_of_every_importer(impact_map: I
     current = unchanged() | {SERVICE: SERVICE_TEXT.replace("LIMIT = 10", "LIMIT = 20")}
 
     selection = select_tests(
-        Change((SERVICE,), "CHANGED_FILES"), impact_map, current, ImpactRules()
+        Change((SERVICE,), "CHANGED_FILES"), impact_map, CurrentFiles(current), ImpactRules()
     )
 
     assert selection.tests == {Q, R, H}
@@ -122,7 +123,7 @@ def test_git_lines_locate_the_function_when_the_file_matches_the_map(
 ) -> None:
     change = Change((SERVICE,), "git diff HEAD", lines={SERVICE: (5,)})  # inside build_query
 
-    selection = select_tests(change, impact_map, unchanged(), ImpactRules())
+    selection = select_tests(change, impact_map, CurrentFiles(unchanged()), ImpactRules())
 
     assert selection.tests == {Q, H}
 
@@ -131,7 +132,7 @@ def test_a_declared_file_unchanged_since_the_map_counts_as_wholly_changed(
     impact_map: ImpactMap,
 ) -> None:
     selection = select_tests(
-        Change((SERVICE,), "CHANGED_FILES"), impact_map, unchanged(), ImpactRules()
+        Change((SERVICE,), "CHANGED_FILES"), impact_map, CurrentFiles(unchanged()), ImpactRules()
     )
 
     assert selection.tests == {Q, R, H}
@@ -141,7 +142,7 @@ def test_a_changed_test_file_selects_its_own_tests(impact_map: ImpactMap) -> Non
     current = unchanged() | {TEST_FILE: TEST_TEXT + "\n\ndef test_new():\n    assert 1\n"}
 
     selection = select_tests(
-        Change((TEST_FILE,), "CHANGED_FILES"), impact_map, current, ImpactRules()
+        Change((TEST_FILE,), "CHANGED_FILES"), impact_map, CurrentFiles(current), ImpactRules()
     )
 
     assert selection.selects(f"{TEST_FILE}::test_new")
@@ -151,7 +152,9 @@ def test_a_changed_test_file_selects_its_own_tests(impact_map: ImpactMap) -> Non
 
 
 def test_tests_missing_from_the_map_are_always_selected(impact_map: ImpactMap) -> None:
-    selection = select_tests(Change((), "CHANGED_FILES"), impact_map, unchanged(), ImpactRules())
+    selection = select_tests(
+        Change((), "CHANGED_FILES"), impact_map, CurrentFiles(unchanged()), ImpactRules()
+    )
 
     assert selection.selects("tests/unit/test_brand_new.py::test_it")
     assert not selection.selects(R)
@@ -172,37 +175,46 @@ def test_tests_missing_from_the_map_are_always_selected(impact_map: ImpactMap) -
 )
 def test_a_declared_dependency_runs_everything(impact_map: ImpactMap, path: str) -> None:
     selection = select_tests(
-        Change((path,), "CHANGED_FILES"), impact_map, unchanged() | {path: "x"}, ImpactRules()
+        Change((path,), "CHANGED_FILES"),
+        impact_map,
+        CurrentFiles(unchanged() | {path: "x"}),
+        ImpactRules(),
     )
 
     assert selection.run_all
     assert selection.selects(R)
-    assert "matches impact_always_run" in selection.reasons[0]
+    assert selection.reasons[0].startswith(f"full run: {path} changed (impact_always_run ")
 
 
 def test_always_run_globs_come_from_the_rules(impact_map: ImpactMap) -> None:
     rules = ImpactRules(always_run=("*.yaml",))
     selection = select_tests(
-        Change(("deploy/app.yaml",), "CHANGED_FILES"), impact_map, unchanged(), rules
+        Change(("deploy/app.yaml",), "CHANGED_FILES"), impact_map, CurrentFiles(unchanged()), rules
     )
 
     assert selection.run_all
-    assert selection.reasons[0] == "deploy/app.yaml matches impact_always_run '*.yaml'"
+    assert selection.reasons[0] == "full run: deploy/app.yaml changed (impact_always_run '*.yaml')"
 
 
 def test_an_unknown_file_runs_everything(impact_map: ImpactMap) -> None:
     path = "services/api/src/app/new_module.py"
     selection = select_tests(
-        Change((path,), "CHANGED_FILES"), impact_map, unchanged() | {path: "x = 1\n"}, ImpactRules()
+        Change((path,), "CHANGED_FILES"),
+        impact_map,
+        CurrentFiles(unchanged() | {path: "x = 1\n"}),
+        ImpactRules(),
     )
 
     assert selection.run_all
-    assert selection.reasons == (f"{path} is not in the impact map (unknown change)",)
+    assert selection.reasons == (f"full run: {path} changed and the impact map does not know it",)
 
 
 def test_ignored_files_select_nothing(impact_map: ImpactMap) -> None:
     selection = select_tests(
-        Change(("docs/testing.md",), "CHANGED_FILES"), impact_map, unchanged(), ImpactRules()
+        Change(("docs/testing.md",), "CHANGED_FILES"),
+        impact_map,
+        CurrentFiles(unchanged()),
+        ImpactRules(),
     )
 
     assert not selection.run_all
@@ -214,11 +226,11 @@ def test_a_file_that_does_not_parse_runs_everything(impact_map: ImpactMap) -> No
     current = unchanged() | {SERVICE: "def build_query(:\n"}
 
     selection = select_tests(
-        Change((SERVICE,), "CHANGED_FILES"), impact_map, current, ImpactRules()
+        Change((SERVICE,), "CHANGED_FILES"), impact_map, CurrentFiles(current), ImpactRules()
     )
 
     assert selection.run_all
-    assert selection.reasons == (f"{SERVICE} does not parse (line 1)",)
+    assert selection.reasons == (f"full run: {SERVICE} does not parse (line 1)",)
 
 
 def test_a_file_changed_outside_the_change_set_makes_the_map_stale_and_widens(
@@ -228,7 +240,9 @@ def test_a_file_changed_outside_the_change_set_makes_the_map_stale_and_widens(
         CALLER: CALLER_TEXT.replace("build_query(text)", "build_query(text)[:5]")
     }
 
-    selection = select_tests(Change((), "CHANGED_FILES"), impact_map, current, ImpactRules())
+    selection = select_tests(
+        Change((), "CHANGED_FILES"), impact_map, CurrentFiles(current), ImpactRules()
+    )
 
     assert selection.stale == (CALLER,)
     assert selection.tests == {H}
@@ -242,15 +256,67 @@ def test_a_deleted_file_selects_its_tests_and_its_importers_tests(impact_map: Im
     current = unchanged() | {SERVICE: None}
 
     selection = select_tests(
-        Change((SERVICE,), "CHANGED_FILES"), impact_map, current, ImpactRules()
+        Change((SERVICE,), "CHANGED_FILES"), impact_map, CurrentFiles(current), ImpactRules()
     )
 
     assert selection.tests == {Q, R, H}
     assert selection.reasons[0] == f"{SERVICE} deleted"
 
 
+CORPUS = "tests/rag/corpus.json"
+
+
+def with_corpus(impact_map: ImpactMap) -> ImpactMap:
+    """The map, with a data file that test Q read while it was recorded."""
+    data = {CORPUS: DataFileEntry(CORPUS, "digest-then", frozenset({Q}))}
+    return ImpactMap(impact_map.created_at, impact_map.files, impact_map.tests, data_files=data)
+
+
+def test_a_changed_data_file_selects_the_tests_that_read_it(impact_map: ImpactMap) -> None:
+    current = CurrentFiles(unchanged(), {CORPUS: "digest-now"})
+
+    selection = select_tests(
+        Change((CORPUS,), "CHANGED_FILES"), with_corpus(impact_map), current, ImpactRules()
+    )
+
+    assert not selection.run_all
+    assert selection.tests == {Q}
+    assert selection.reasons == (f"{CORPUS} changed (read by 1 test)",)
+
+
+def test_a_deleted_data_file_selects_its_readers(impact_map: ImpactMap) -> None:
+    current = CurrentFiles(unchanged(), {CORPUS: None})
+
+    selection = select_tests(
+        Change((CORPUS,), "CHANGED_FILES"), with_corpus(impact_map), current, ImpactRules()
+    )
+
+    assert selection.tests == {Q}
+    assert selection.reasons == (f"{CORPUS} deleted (read by 1 test)",)
+
+
+def test_a_data_file_changed_outside_the_change_set_makes_the_map_stale(
+    impact_map: ImpactMap,
+) -> None:
+    current = CurrentFiles(unchanged(), {CORPUS: "digest-now"})
+
+    selection = select_tests(
+        Change((), "CHANGED_FILES"), with_corpus(impact_map), current, ImpactRules()
+    )
+
+    assert selection.stale == (CORPUS,)
+    assert selection.tests == {Q}
+    unchanged_corpus = CurrentFiles(unchanged(), {CORPUS: "digest-then"})
+    assert (
+        select_tests(
+            Change((), "CHANGED_FILES"), with_corpus(impact_map), unchanged_corpus, ImpactRules()
+        ).tests
+        == frozenset()
+    )
+
+
 def test_the_collection_line_counts_and_explains() -> None:
-    from testkit.analytics.impact import Selection
+    from testkit.impact.selection import Selection
 
     selection = Selection(False, frozenset({R}), frozenset(), ALL_TESTS, ("a.py:f changed",))
 

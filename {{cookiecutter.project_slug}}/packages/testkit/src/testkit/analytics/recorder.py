@@ -169,7 +169,7 @@ class HistoryRecorder:
         self._started = True
 
     def _source_hashes(self, config: pytest.Config) -> SourceHashes:
-        from testkit.analytics.impact_plugin import map_path
+        from testkit.impact.plugin import map_path
 
         hashes = source_hashes(config.rootpath)
         self._code_source = (config.rootpath, hashes, map_path(config))

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from testkit.analytics.fingerprint import SourceHashes, combine
-from testkit.analytics.impact import load_rules
-from testkit.analytics.impact_map import ImpactMap, ImpactMapError, read_map
+from testkit.impact.map import ImpactMap, ImpactMapError, read_map
+from testkit.impact.rules import load_rules
 from testkit.project_settings import ProjectSettingsError
 
 

@@ -11,10 +11,9 @@ from typing import Any
 
 from testkit import options
 from testkit.analytics.changes import ChangeError, change_from_files, change_from_git
-from testkit.analytics.impact import load_rules, read_current, select_tests
-from testkit.analytics.impact_map import ImpactMap, ImpactMapError, read_map
-from testkit.analytics.impact_plugin import DEFAULT_MAP
-from testkit.analytics.source_outline import file_digest
+from testkit.impact.map import DEFAULT_MAP, ImpactMap, ImpactMapError, read_map
+from testkit.impact.rules import load_rules
+from testkit.impact.selection import read_current, select_tests
 
 
 def add_command(commands: Any) -> None:
@@ -78,6 +77,10 @@ def run_show(arguments: argparse.Namespace) -> int:
     if impact_map is None:
         return 1
     root = Path(arguments.root)
+    if arguments.file in impact_map.data_files:
+        readers = impact_map.data_files[arguments.file].tests
+        print(f"{arguments.file}: a data file read by {len(readers)} tests")
+        return 0
     if arguments.file:
         entry = impact_map.files.get(arguments.file)
         if entry is None:
@@ -90,12 +93,7 @@ def run_show(arguments: argparse.Namespace) -> int:
                 f"{len(function.tests)} tests"
             )
         return 0
-    current = read_current(root, impact_map.files)
-    stale = [
-        path
-        for path, entry in impact_map.files.items()
-        if current[path] is None or file_digest(current[path] or "") != entry.sha256
-    ]
+    stale = read_current(root, impact_map).stale(impact_map)
     age_h = (time.time() - impact_map.created_at) / 3600
     print(f"map: {_map_path(arguments)} (built {age_h:.1f} h ago)")
     print(
@@ -104,7 +102,8 @@ def run_show(arguments: argparse.Namespace) -> int:
     )
     print(
         f"files: {len(impact_map.files)}, "
-        f"functions: {sum(len(e.functions) for e in impact_map.files.values())}"
+        f"functions: {sum(len(e.functions) for e in impact_map.files.values())}, "
+        f"data files read by tests: {len(impact_map.data_files)}"
     )
     print(f"stale files (changed since the map was built): {len(stale)}")
     for path in stale[:20]:
@@ -126,8 +125,9 @@ def run_select(arguments: argparse.Namespace) -> int:
     except (ChangeError, ValueError) as error:
         print(f"testkit impact: {error}", file=sys.stderr)
         return 2
-    current = read_current(root, [*impact_map.files, *change.files])
-    selection = select_tests(change, impact_map, current, rules)
+    selection = select_tests(
+        change, impact_map, read_current(root, impact_map, change.files), rules
+    )
     for reason in selection.reasons:
         print(f"reason: {reason}")
     if selection.run_all:

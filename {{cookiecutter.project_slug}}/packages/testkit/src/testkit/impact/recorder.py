@@ -7,8 +7,8 @@ then credited to every test that uses it, not just to the first or last one (pyt
 ``--cov-context=test`` credits the test that happened to be running). Subprocesses (a uvicorn
 server a fixture starts, a pytester subprocess) are measured too: the environment variable
 coverage.py's start-up hook reads carries the current context as the child's static context.
-At the end the controlling process combines the data files and writes the map
-(testkit.analytics.impact_map).
+The data files each context reads (testkit.impact.file_reads) are recorded beside. At the end
+the controlling process combines the coverage data and writes the map (testkit.impact.build).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
-from testkit.analytics.impact_map import (
+from testkit.impact.build import build_map, expand_fixtures, source_files
+from testkit.impact.file_reads import FileReads, merge_reads
+from testkit.impact.map import (
     FIXTURE_CONTEXT,
+    MODULE_CONTEXT,
     SESSION_CONTEXT,
     TEST_CONTEXT,
-    build_map,
-    expand_fixtures,
-    source_files,
     write_map,
 )
 
@@ -84,6 +84,7 @@ class ImpactRecorder:
         data_dir.mkdir(parents=True, exist_ok=True)
         self._coverage: Any = None
         self._context = SESSION_CONTEXT
+        self._reads = FileReads(self._root)
         if not self._measures:
             return
         if coverage.Coverage.current() is not None:
@@ -106,6 +107,7 @@ class ImpactRecorder:
         cov.set_option("run:disable_warnings", ["no-data-collected", "module-not-measured"])
         cov.start()
         self._coverage = cov
+        self._reads.start(SESSION_CONTEXT)
         self._switch(SESSION_CONTEXT)
 
     # --- contexts ------------------------------------------------------------------------
@@ -115,6 +117,7 @@ class ImpactRecorder:
         # Tracked here: switch_context returns the old context only from coverage 7.16 on.
         previous, self._context = self._context, context
         self._coverage.switch_context(context)
+        self._reads.context = context
         # The static context is read when coverage starts, so lending the field to the
         # children's serialized config leaves this process's measurement alone.
         config = self._coverage.config
@@ -137,6 +140,20 @@ class ImpactRecorder:
             yield
         finally:
             self._switch(SESSION_CONTEXT)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Iterator[None]:
+        """What a test file reads while it is imported (a corpus loaded into a constant)
+        belongs to the file's tests. Only reads: the lines an import runs (each ``def``)
+        would otherwise credit every function of the modules it imports to those tests."""
+        if self._coverage is None or not isinstance(collector, pytest.Module):
+            yield
+            return
+        previous, self._reads.context = self._reads.context, MODULE_CONTEXT + collector.nodeid
+        try:
+            yield
+        finally:
+            self._reads.context = previous
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_fixture_setup(
@@ -189,13 +206,16 @@ class ImpactRecorder:
             self._coverage.stop()
             self._coverage.save()
             self._coverage = None
+        self._reads.stop()
         if self._previous_env is None:
             os.environ.pop(PROCESS_ENV, None)
         else:
             os.environ[PROCESS_ENV] = self._previous_env
         # Workers' reports also reach the controller; only fixtures are theirs to tell.
         (self._data_dir / f"fixtures-{self._name}.json").write_text(
-            json.dumps({"tests": self._fixtures, "edges": self._edges})
+            json.dumps(
+                {"tests": self._fixtures, "edges": self._edges, "reads": self._reads.by_context()}
+            )
         )
         if self._controller:
             self.summary = self._build()
@@ -205,11 +225,13 @@ class ImpactRecorder:
 
         fixtures: dict[str, list[str]] = {}
         edges: dict[str, set[str]] = {}
+        reads: dict[str, set[str]] = {}
         for file in sorted(self._data_dir.glob("fixtures-*.json")):
             recorded = json.loads(file.read_text())
             fixtures.update(recorded["tests"])
             for name, used in recorded["edges"].items():
                 edges.setdefault(name, set()).update(used)
+            merge_reads(recorded["reads"], reads)
         combined = coverage.CoverageData(basename=str(self._data_dir / DATA_NAME))
         data_files = [str(p) for p in self._data_dir.glob(DATA_NAME + ".*")]
         from coverage.data import combine_parallel_data
@@ -226,6 +248,7 @@ class ImpactRecorder:
             test_fixtures=expand_fixtures(fixtures, edges),
             passed=passed,
             unreliable=unreliable,
+            reads=reads,
             notes=(f"{len(data_files)} coverage data files",),
         )
         write_map(impact_map, self._map_path)
@@ -236,7 +259,8 @@ class ImpactRecorder:
         )
         return (
             f"testkit impact: map written to {shown} ({len(impact_map.tests)} tests, "
-            f"{len(impact_map.files)} files, {len(data_files)} processes, "
+            f"{len(impact_map.files)} files, {len(impact_map.data_files)} data files, "
+            f"{len(data_files)} processes, "
             f"{len(server_contexts)} shared fixtures; {len(impact_map.unreliable)} failed or "
             "skipped tests left out: they always run)"
         )

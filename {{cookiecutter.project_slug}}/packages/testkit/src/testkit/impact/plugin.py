@@ -9,8 +9,10 @@ import pytest
 
 from testkit import options
 from testkit.analytics.changes import Change, ChangeError, change_from_files, change_from_git
-from testkit.analytics.impact import Selection, format_selection, load_rules, selection_for
 from testkit.analytics.recorder import note_selection
+from testkit.impact.map import DEFAULT_MAP
+from testkit.impact.rules import load_rules
+from testkit.impact.selection import Selection, format_selection, selection_for
 from testkit.project_settings import ProjectSettingsError, read_project_settings
 
 
@@ -60,9 +62,6 @@ class ImpactSelector:
         return self._line
 
 
-DEFAULT_MAP = ".testkit/impact-map.json"
-
-
 def map_path(config: pytest.Config) -> Path:
     raw = options.get_setting(config, options.IMPACT_MAP) or DEFAULT_MAP
     return config.rootpath / raw
@@ -98,7 +97,7 @@ def register_impact(config: pytest.Config) -> None:
     root = config.rootpath
     if record:
         try:
-            from testkit.analytics.impact_record import ImpactRecorder
+            from testkit.impact.recorder import ImpactRecorder
         except ImportError as error:
             raise pytest.UsageError(
                 f"{options.IMPACT_RECORD.flag} needs coverage.py (testkit[impact]): {error}"

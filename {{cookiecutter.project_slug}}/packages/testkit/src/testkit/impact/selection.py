@@ -9,57 +9,56 @@
   touched the file or any file importing it, directly or not;
 - a new or changed test file selects its own tests; tests not in the map (new, or failed or
   skipped while it was built) are always selected;
+- a changed data file the tests read while the map was built (a corpus, a cassette, a golden
+  file) selects the tests that read it;
 - a file matching ``impact_always_run`` (migrations, SQL, fixtures, conftest, pyproject, lock)
-  or a file the map does not know (and ``impact_ignore`` does not cover) selects everything;
+  or a file the map does not know (and ``impact_ignore`` does not cover) selects everything,
+  and the reason says so first ("full run: uv.lock changed ...");
 - files that differ from the map but are not in the change set make the map stale there: they
   are treated as changed too, and the header says so.
 
-testkit.analytics.impact_plugin applies it through pytest's own deselection and says why in the
-header; testkit.analytics.changes says what changed.
+testkit.impact.plugin applies it through pytest's own deselection and says why in the
+header; testkit.analytics.changes says what changed; testkit.impact.rules holds the rules.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from testkit.analytics.changes import Change
-from testkit.analytics.impact_map import ImpactMap, ImpactMapError, read_map
-from testkit.analytics.source_outline import file_digest, outline_source
-from testkit.project_settings import DEFAULT_ALWAYS_RUN, DEFAULT_IGNORE, read_project_settings
+from testkit.impact.build import bytes_digest
+from testkit.impact.map import ImpactMap, ImpactMapError, read_map
+from testkit.impact.rules import ImpactRules
+from testkit.impact.source_outline import file_digest, outline_source
 
-DEFAULT_TEST_PATTERNS = ("test_*.py", "*_test.py")
 MAX_NAMED = 4  # reasons name at most this many functions or files, then count the rest
 
 
-def matches(path: str, pattern: str) -> bool:
-    """gitignore-like: a pattern without '/' matches the file name at any depth; '**/' may
-    match no directory at all."""
-    if "/" not in pattern:
-        return fnmatch.fnmatchcase(PurePosixPath(path).name, pattern)
-    if fnmatch.fnmatchcase(path, pattern):
-        return True
-    return pattern.startswith("**/") and fnmatch.fnmatchcase(path, pattern[3:])
-
-
 @dataclass(frozen=True, slots=True)
-class ImpactRules:
-    always_run: tuple[str, ...] = DEFAULT_ALWAYS_RUN
-    ignore: tuple[str, ...] = DEFAULT_IGNORE
-    test_patterns: tuple[str, ...] = DEFAULT_TEST_PATTERNS
+class CurrentFiles:
+    """The worktree as a selection sees it: the text now of each Python file (None: gone or not
+    text) and the content hash now of each data file (None: gone)."""
 
-    def always_run_pattern(self, path: str) -> str | None:
-        return next((p for p in self.always_run if matches(path, p)), None)
+    text: Mapping[str, str | None]
+    data_digests: Mapping[str, str | None] = field(default_factory=dict)
 
-    def is_ignored(self, path: str) -> bool:
-        return any(matches(path, p) for p in self.ignore)
-
-    def is_test_file(self, path: str) -> bool:
-        name = PurePosixPath(path).name
-        patterns = self.test_patterns
-        return path.endswith(".py") and any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    def stale(self, impact_map: ImpactMap, declared: Iterable[str] = ()) -> list[str]:
+        """Files that differ from the map and are not in ``declared``."""
+        skip = set(declared)
+        stale = [
+            path
+            for path, entry in impact_map.files.items()
+            if path not in skip
+            and ((text := self.text.get(path)) is None or file_digest(text) != entry.sha256)
+        ]
+        stale += [
+            path
+            for path, data in impact_map.data_files.items()
+            if path not in skip and self.data_digests.get(path) != data.sha256
+        ]
+        return sorted(stale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,21 +163,12 @@ def _analyse_file(
 
 
 def select_tests(
-    change: Change,
-    impact_map: ImpactMap,
-    current: Mapping[str, str | None],
-    rules: ImpactRules,
+    change: Change, impact_map: ImpactMap, current: CurrentFiles, rules: ImpactRules
 ) -> Selection:
-    """Decide what a change needs to run. ``current``: the text now (None: deleted) of every
-    file in the map and in the change."""
-    known = impact_map.tests
+    """Decide what a change needs to run. ``current``: the files of the map and of the change
+    as they are now."""
     declared = set(change.files)
-    stale = sorted(
-        path
-        for path, entry in impact_map.files.items()
-        if path not in declared
-        and (current.get(path) is None or file_digest(current[path] or "") != entry.sha256)
-    )
+    stale = current.stale(impact_map, declared)
     reasons: list[str] = []  # about the declared change; stale files get one summary line
     tests: set[str] = set()
     test_files: set[str] = set()
@@ -188,29 +178,36 @@ def select_tests(
         said_here = path in declared
         pattern = rules.always_run_pattern(path)
         if pattern is not None:
-            run_all.append(f"{path} matches impact_always_run {pattern!r}")
+            run_all.append(f"full run: {path} changed (impact_always_run {pattern!r})")
             continue
         is_test = rules.is_test_file(path)
         if is_test:
             test_files.add(path)
             if said_here:
-                reasons.append(f"{path} {'deleted' if current.get(path) is None else 'changed'}")
+                gone = current.text.get(path) is None
+                reasons.append(f"{path} {'deleted' if gone else 'changed'}")
         if path in impact_map.files:
             try:
                 affected, said = _analyse_file(
-                    path, current.get(path), impact_map, change.lines.get(path)
+                    path, current.text.get(path), impact_map, change.lines.get(path)
                 )
             except SyntaxError as error:
-                run_all.append(f"{path} does not parse (line {error.lineno})")
+                run_all.append(f"full run: {path} does not parse (line {error.lineno})")
                 continue
             tests |= affected
             if said_here and not is_test:
                 changed_functions.append(said)
+        elif path in impact_map.data_files:
+            readers = impact_map.data_files[path].tests
+            tests |= readers
+            if said_here:
+                what = "deleted" if current.data_digests.get(path) is None else "changed"
+                changed_functions.append(f"{path} {what} (read by {_count(len(readers), 'test')})")
         elif not is_test:
             if rules.is_ignored(path):
                 reasons.append(f"{path} ignored (impact_ignore)")
             else:
-                run_all.append(f"{path} is not in the impact map (unknown change)")
+                run_all.append(f"full run: {path} changed and the impact map does not know it")
     reasons[:0] = changed_functions
     if stale:
         reasons.append(
@@ -229,7 +226,7 @@ def select_tests(
         run_all=bool(run_all),
         tests=frozenset(tests),
         test_files=frozenset(test_files),
-        known_tests=known,
+        known_tests=impact_map.tests,
         reasons=tuple(reasons),
         stale=tuple(stale),
     )
@@ -245,25 +242,20 @@ def format_selection(selection: Selection, *, total: int, selected: int, unknown
     return f"testkit impact: {selected} of {total} tests selected: " + "; ".join(tail)
 
 
-def load_rules(root: Path, test_patterns: Sequence[str] = DEFAULT_TEST_PATTERNS) -> ImpactRules:
-    """[tool.testkit] impact_always_run / impact_ignore in pyproject.toml, else the defaults."""
-    settings = read_project_settings(root / "pyproject.toml")
-    return ImpactRules(
-        always_run=settings.globs("impact_always_run"),
-        ignore=settings.globs("impact_ignore"),
-        test_patterns=tuple(test_patterns) or DEFAULT_TEST_PATTERNS,
-    )
-
-
-def read_current(root: Path, paths: Iterable[str]) -> dict[str, str | None]:
-    """The text of each path now; None for a file that is gone (or not text)."""
-    found: dict[str, str | None] = {}
-    for path in paths:
+def read_current(root: Path, impact_map: ImpactMap, changed: Iterable[str] = ()) -> CurrentFiles:
+    """The files of the map, and the changed ones, as they are now: data files (in the map's
+    data files) by content hash, the rest as text."""
+    text: dict[str, str | None] = {}
+    digests: dict[str, str | None] = {}
+    for path in dict.fromkeys([*impact_map.files, *impact_map.data_files, *changed]):
+        if path in impact_map.data_files:
+            digests[path] = bytes_digest(root / path)
+            continue
         try:
-            found[path] = (root / path).read_text()
+            text[path] = (root / path).read_text()
         except (OSError, UnicodeDecodeError):
-            found[path] = None
-    return found
+            text[path] = None
+    return CurrentFiles(text, digests)
 
 
 def selection_for(change: Change, map_path: Path, root: Path, rules: ImpactRules) -> Selection:
@@ -271,6 +263,5 @@ def selection_for(change: Change, map_path: Path, root: Path, rules: ImpactRules
     try:
         impact_map = read_map(map_path)
     except ImpactMapError as error:
-        return Selection(True, frozenset(), frozenset(), frozenset(), (str(error),))
-    current = read_current(root, [*impact_map.files, *change.files])
-    return select_tests(change, impact_map, current, rules)
+        return Selection(True, frozenset(), frozenset(), frozenset(), (f"full run: {error}",))
+    return select_tests(change, impact_map, read_current(root, impact_map, change.files), rules)
