@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.analytics.flake_cause import find_causes
 from testkit.analytics.history import open_history
 from testkit.cli import main
 
@@ -215,11 +216,65 @@ def test_the_flakiness_report_reruns_and_tells_flaky_from_broken_and_healthy(
     assert verdicts["test_flaky"]["verdict"] == "flaky"
     assert (verdicts["test_flaky"]["failures"], verdicts["test_flaky"]["runs"]) == (2, 4)
     assert verdicts["test_flaky"]["ci_low"] < 0.5 < verdicts["test_flaky"]["ci_high"]
+    # Its failing rerun replayed (same order and seed) passed: neither order nor seed.
+    assert verdicts["test_flaky"]["cause"] == "nondeterministic"
     assert verdicts["test_broken"]["verdict"] == "broken"
     assert verdicts["test_healthy"]["verdict"] == "healthy"
     markdown = (pytester.path / "reports" / "flakiness.md").read_text()
     assert "**1 flaky, 1 broken, 1 healthy.**" in markdown
     assert "| `test_suite.py::test_flaky` | flaky | 2 / 4 |" in markdown
+
+
+ORDER_AND_SEED = """
+import os
+import random
+
+
+def test_polluter():
+    os.environ["TESTKIT_EXAMPLE_POLLUTED"] = "1"
+
+
+def test_victim():
+    assert "TESTKIT_EXAMPLE_POLLUTED" not in os.environ, "left behind by test_polluter"
+
+
+def test_unlucky():
+    assert random.random() < 0.5, "this seed draws high"
+"""
+
+
+def test_a_flaky_failure_is_told_order_dependent_or_seed_dependent_with_its_seed(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_suite=ORDER_AND_SEED)
+    victim, unlucky = "test_suite.py::test_victim", "test_suite.py::test_unlucky"
+    # In file order the polluter runs first; take the first seed whose draw fails test_unlucky
+    # (each seed is a coin toss, so a handful of runs finds one).
+    for seed in range(1, 40):
+        result = pytester.runpytest_subprocess(
+            "-p", "randomly", "--randomly-dont-reorganize", f"--testkit-seed={seed}"
+        )
+        if result.parseoutcomes().get("failed") == 2:
+            break
+    else:
+        pytest.fail("no seed in 1..39 drew a failure for test_unlucky")
+    store = open_history(pytester.path / ".testkit" / "history.db", create=False)
+    [run] = store.recent_runs(1)
+
+    causes = find_causes(
+        {victim: [run.run_id], unlucky: [run.run_id]},
+        store=store,
+        rootdir=pytester.path,
+        progress=lambda _line: None,
+    )
+
+    assert causes[victim].cause == "order-dependent"
+    assert causes[victim].seed == seed
+    assert causes[victim].reproduce == (
+        f"make replay RUN={run.run_id}; make find-polluter TEST='{victim}' RUN={run.run_id}"
+    )
+    assert causes[unlucky].cause == "seed-dependent"
+    assert causes[unlucky].reproduce == f"TEST_SEED={seed} pytest '{unlucky}'"
 
 
 def test_quarantine_list_shows_owner_and_expiry(

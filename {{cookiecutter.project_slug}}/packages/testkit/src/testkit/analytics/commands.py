@@ -238,7 +238,7 @@ def run_fix_quarantined(arguments: argparse.Namespace) -> int:
                 rootdir=rootdir,
                 extra_args=arguments.pytest_args,
                 progress=lambda line: print(line, flush=True),
-            )
+            ).counts
             if nodeids
             else {}
         )

@@ -93,7 +93,7 @@ def run_flakiness_new(arguments: argparse.Namespace) -> int:
             extra_args=arguments.pytest_args,
             progress=lambda line: print(line, flush=True),
             label="new",
-        )
+        ).counts
         alone: dict[str, str] = {}
         for index, nodeid in enumerate(selected, start=1):
             passes, failures = run_reruns(
@@ -103,7 +103,7 @@ def run_flakiness_new(arguments: argparse.Namespace) -> int:
                 extra_args=arguments.pytest_args,
                 progress=lambda _line: None,
                 label=f"new-alone{index}",
-            ).get(nodeid, (0, 0))
+            ).counts.get(nodeid, (0, 0))
             alone[nodeid] = "passed" if passes else "failed" if failures else "skipped"
     except RerunError as error:
         raise UsageError(str(error)) from None

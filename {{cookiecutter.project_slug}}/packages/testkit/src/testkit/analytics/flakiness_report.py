@@ -3,7 +3,9 @@
 Suspects are the tests that failed in the recent history, plus the quarantined ones (ALL=1:
 every test). Each rerun is a fresh pytest process with a fresh seed and order, recorded in the
 history like any run (with run ids flaky-<stamp>-<n>), with retries off so every failure counts.
-Results land in reports/flakiness.json and reports/flakiness.md.
+For each test that failed in some reruns and passed in others, testkit.analytics.flake_cause
+tells order-dependent from seed-dependent from nondeterministic, with the seed and the command
+that reproduce it. Results land in reports/flakiness.json and reports/flakiness.md.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from testkit.analytics.fingerprint import code_fingerprint
+from testkit.analytics.flake_cause import FlakeCause, find_causes
 from testkit.analytics.flaky import (
     CONFIDENCE_LEVEL,
     Classification,
@@ -54,13 +57,30 @@ class TestReportRow:
     history_passes: int
     history_failures: int
     quarantined: bool
+    cause: str = ""  # order-dependent | seed-dependent | nondeterministic (flaky ones)
+    seed: int | None = None  # the seed of a rerun it failed in
+    reproduce: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RerunTally:
+    """What the reruns saw: nodeid -> (passes, failures), and the reruns each test failed in."""
+
+    counts: dict[str, tuple[int, int]]
+    failed_in: dict[str, list[str]]
+
+    def flaky_failures(self) -> dict[str, list[str]]:
+        """The failing reruns of the tests that also passed in some."""
+        return {n: runs for n, runs in self.failed_in.items() if self.counts[n][0]}
 
 
 def report_rows(
     classifications: Sequence[Classification],
     estimates: dict[str, RateEstimate],
     entries: Sequence[QuarantineEntry],
+    causes: Mapping[str, FlakeCause] | None = None,
 ) -> list[TestReportRow]:
+    causes = causes or {}
     order = {"flaky": 0, "broken": 1, "healthy": 2}
     rows = [
         TestReportRow(
@@ -75,6 +95,9 @@ def report_rows(
             history_passes=c.history_passes,
             history_failures=c.history_failures,
             quarantined=entry_for(entries, c.nodeid) is not None,
+            cause=causes[c.nodeid].cause if c.nodeid in causes else "",
+            seed=causes[c.nodeid].seed if c.nodeid in causes else None,
+            reproduce=causes[c.nodeid].reproduce if c.nodeid in causes else "",
         )
         for c in classifications
     ]
@@ -103,15 +126,20 @@ def render_markdown(
         return "\n".join(lines) + "\n"
     lines += [
         "| test | verdict | failed / reruns | failure rate (95% CI) | history pass / fail"
-        " | quarantined |",
-        "|---|---|---|---|---|---|",
+        " | quarantined | cause | seed |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
             f"| `{row.nodeid}` | {row.verdict} | {row.failures} / {row.runs} | "
             f"{row.failure_rate:.1%} ({row.ci_low:.1%}-{row.ci_high:.1%}) | "
-            f"{row.history_passes} / {row.history_failures} | {'yes' if row.quarantined else ''} |"
+            f"{row.history_passes} / {row.history_failures} | {'yes' if row.quarantined else ''} "
+            f"| {row.cause} | {'' if row.seed is None else row.seed} |"
         )
+    reproducible = [row for row in rows if row.reproduce]
+    if reproducible:
+        lines += ["", "## Reproduce", ""]
+        lines += [f"- `{row.nodeid}` ({row.cause}): `{row.reproduce}`" for row in reproducible]
     return "\n".join(lines) + "\n"
 
 
@@ -139,8 +167,8 @@ def run_reruns(
     extra_args: Sequence[str],
     progress: Callable[[str], None],
     label: str = "flaky",
-) -> dict[str, tuple[int, int]]:
-    """Run the plan; nodeid -> (passes, failures) over the reruns (run ids `label-...`)."""
+) -> RerunTally:
+    """Run the plan: each test's passes and failures over the reruns (run ids `label-...`)."""
     arguments = [
         "-p",
         "no:rerunfailures",
@@ -157,6 +185,7 @@ def run_reruns(
         arguments.append(f"@{args_file}")
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     tally: dict[str, list[int]] = {}
+    failed_in: dict[str, list[str]] = {}
     for number in range(1, plan.runs + 1):
         run_id = f"{label}-{stamp}-{number:02d}"
         environment = {**os.environ, RUN_ID_ENV: run_id}
@@ -183,12 +212,14 @@ def run_reruns(
                 passes_failures[0] += 1
             elif result.outcome in FAILING_OUTCOMES:
                 passes_failures[1] += 1
+                failed_in.setdefault(result.nodeid, []).append(run_id)
         failing = sum(1 for counts in tally.values() if counts[1])
         progress(
             f"rerun {number}/{plan.runs}: {len(results)} tests, exit {completed.returncode}; "
             f"{failing} test(s) failed at least once so far"
         )
-    return {nodeid: (counts[0], counts[1]) for nodeid, counts in tally.items()}
+    counts = {nodeid: (passes, failures) for nodeid, (passes, failures) in tally.items()}
+    return RerunTally(counts, failed_in)
 
 
 def collect_nodeids(rootdir: Path, extra_args: Sequence[str] = ()) -> list[str]:
@@ -212,6 +243,7 @@ def build_report(
     tally: dict[str, tuple[int, int]],
     history: dict[str, OutcomeCounts],
     entries: Sequence[QuarantineEntry],
+    causes: Mapping[str, FlakeCause] | None = None,
 ) -> list[TestReportRow]:
     classifications = [
         classify(nodeid, rerun_passes=passes, rerun_failures=failures, history=history.get(nodeid))
@@ -221,7 +253,7 @@ def build_report(
         nodeid: estimate_failure_rate(failures, passes + failures)
         for nodeid, (passes, failures) in tally.items()
     }
-    return report_rows(classifications, estimates, entries)
+    return report_rows(classifications, estimates, entries, causes)
 
 
 def write_report(
@@ -281,7 +313,7 @@ def flakiness_report(
             progress(f"skipping {gone}: pytest no longer collects it")
         plan = RerunPlan(existing, plan.run_all, plan.runs)
     scope = "every test" if run_all else f"{len(plan.nodeids)} suspect(s)"
-    tally: dict[str, tuple[int, int]] = {}
+    tally = RerunTally({}, {})
     if run_all or plan.nodeids:
         progress(f"rerunning {scope} {runs} times (fingerprint {fingerprint})")
         tally = run_reruns(
@@ -289,7 +321,14 @@ def flakiness_report(
         )
     else:
         progress("no suspects: no test failed in the recent history and none is quarantined")
-    rows = build_report(tally, history, entries)
+    causes = find_causes(
+        tally.flaky_failures(),
+        store=store,
+        rootdir=rootdir,
+        extra_args=extra_args,
+        progress=progress,
+    )
+    rows = build_report(tally.counts, history, entries, causes)
     markdown, json_path = write_report(
         rows, output_dir=output_dir, runs=runs, fingerprint=fingerprint, scope=scope
     )

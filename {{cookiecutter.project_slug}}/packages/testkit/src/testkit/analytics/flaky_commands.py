@@ -82,9 +82,10 @@ def _flaky_report(arguments: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     for row in rows:
         if row.verdict != "healthy":
+            cause = f"; {row.cause}: {row.reproduce}" if row.cause else ""
             print(
                 f"  {row.verdict.upper():7} {row.nodeid}: failed {row.failures}/{row.runs} "
-                f"({row.failure_rate:.0%}, 95% CI {row.ci_low:.0%}-{row.ci_high:.0%})"
+                f"({row.failure_rate:.0%}, 95% CI {row.ci_low:.0%}-{row.ci_high:.0%}){cause}"
             )
     return 0
 
