@@ -30,6 +30,7 @@ MEASUREMENTS = (
     "flaky_history",
     "polluter_pairs",
     "impact_faults",
+    "impact_scale",
     "perf_gate_accuracy",
     "perf_gate_scale",
     "instruction_gate",

@@ -58,3 +58,6 @@ def test_quick_bench_reports_every_measurement(tmp_path: Path) -> None:
     assert mutation["values"]["mutants"] > 0, mutation
     impact = measurements["impact_faults"]["figures"]
     assert all(figure["values"]["testkit missed"] == 0 for figure in impact), impact
+    # The generator made and undid every fault on this bake; the committed outcomes hold no miss.
+    at_scale = {f["label"]: f["values"] for f in measurements["impact_scale"]["figures"]}
+    assert at_scale["all faults"]["testkit_faults_missed"] == 0, at_scale
