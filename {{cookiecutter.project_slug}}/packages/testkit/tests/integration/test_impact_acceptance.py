@@ -85,6 +85,68 @@ def test_a_changed_function_runs_only_the_tests_that_execute_it(project: pytest.
     )
 
 
+SHARED_FIXTURES = """
+import pytest
+
+from calc import add
+
+
+@pytest.fixture(scope="session", autouse=True)
+def everywhere():
+    return "every test uses me"
+
+
+@pytest.fixture(scope="session")
+def server():
+    return add(1, 1)  # runs only while this fixture sets up
+
+
+@pytest.fixture(scope="session")
+def client(request):
+    return request.getfixturevalue("server") + 1  # from the cache: set up by an earlier test
+"""
+
+SERVER_TESTS = """
+def test_uses_the_server(server):
+    assert server == 2
+
+
+def test_uses_a_client_of_the_server(client):
+    assert client == 3
+
+
+def test_uses_only_the_autouse_fixture():
+    assert True
+"""
+
+
+def test_session_fixtures_credit_their_code_to_the_tests_that_use_them_and_no_others(
+    project: pytest.Pytester,
+) -> None:
+    (project.path / "tests" / "conftest.py").write_text(SHARED_FIXTURES)
+    # Collected first, so the autouse fixture is first set up beside `server`.
+    (project.path / "tests" / "test_a_server.py").write_text(SERVER_TESTS)
+    project.runpytest_subprocess("-p", "no:randomly", "--testkit-impact-record=1")
+    calc = project.path / "src" / "calc.py"
+    calc.write_text(CALC.replace("return a + b", "return a + b + 0"))
+
+    result = project.runpytest_subprocess(
+        "-p", "no:randomly", "--testkit-impact-changed=src/calc.py", "-v"
+    )
+
+    # The autouse fixture was first set up beside `server`: that does not make the code
+    # `server` ran every test's. The client got `server` from the cache: it depends on it.
+    result.assert_outcomes(passed=3, deselected=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_a_server.py::test_uses_the_server PASSED*",
+            "*test_a_server.py::test_uses_a_client_of_the_server PASSED*",
+            "*test_calc.py::test_add PASSED*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*test_uses_only_the_autouse_fixture*")
+
+
 OTHER_TESTS = """
 from pathlib import Path
 

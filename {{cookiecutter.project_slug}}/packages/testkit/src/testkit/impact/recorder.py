@@ -74,7 +74,8 @@ class ImpactRecorder:
         self._controller = not hasattr(config, "workerinput")
         self._measures = not _is_xdist_controller(config)
         self._fixtures: dict[str, list[str]] = {}
-        self._edges: dict[str, list[str]] = {}
+        self._edges: dict[str, set[str]] = {}  # fixture -> the fixtures its setup used
+        self._setting_up: list[str] = []  # module/session fixtures being set up, innermost last
         self._outcomes: dict[str, str] = {}
         self._teardowns: dict[int, str] = {}  # fixture being torn down -> context to restore
         self._previous_env = os.environ.get(PROCESS_ENV)
@@ -162,14 +163,24 @@ class ImpactRecorder:
         if self._coverage is None or fixturedef.scope == "function":
             yield
             return
-        previous = self._switch(FIXTURE_CONTEXT + fixturedef.argname)
+        name = fixturedef.argname
+        if self._setting_up:  # requested while another one sets up (getfixturevalue)
+            self._edges.setdefault(self._setting_up[-1], set()).add(name)
+        active = set(request.fixturenames)
+        self._setting_up.append(name)
+        previous = self._switch(FIXTURE_CONTEXT + name)
         try:
             yield
         finally:
             self._switch(previous)
-            # What it may have requested (getfixturevalue included): a later test that gets
-            # this fixture from the cache depends on those too. A superset, so safe.
-            self._edges[fixturedef.argname] = sorted(request.fixturenames)
+            self._setting_up.pop()
+            # What its setup used: its parameters, and what it requested dynamically (set up
+            # here, or already cached and newly active). A later test served this fixture from
+            # the cache depends on those too. Not the test's other fixtures: a session fixture
+            # first set up beside a server would otherwise pull that server into every test.
+            used = self._edges.setdefault(name, set())
+            used.update(fixturedef.argnames)
+            used.update(set(request.fixturenames) - active - {name})
             # Its teardown runs inside whichever test ends its scope (the session's last test,
             # and pytest reports a teardown error there): credit that code to the fixture too.
             # Finalizers run last in, first out, so this one runs just before the fixture's
@@ -214,7 +225,11 @@ class ImpactRecorder:
         # Workers' reports also reach the controller; only fixtures are theirs to tell.
         (self._data_dir / f"fixtures-{self._name}.json").write_text(
             json.dumps(
-                {"tests": self._fixtures, "edges": self._edges, "reads": self._reads.by_context()}
+                {
+                    "tests": self._fixtures,
+                    "edges": {name: sorted(used) for name, used in self._edges.items()},
+                    "reads": self._reads.by_context(),
+                }
             )
         )
         if self._controller:
