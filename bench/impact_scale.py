@@ -20,7 +20,8 @@ lacks. An outcome counts only while its fault's spec is still what the generator
     python bench/impact_scale.py [--project DIR] [--limit N] [--services url|local]
 
 `make bench QUICK=1` generates the faults on the benchmark bake and applies and restores each
-(no test run) and reports the checkpoint's figures.
+(no test run) and reports the checkpoint's figures; BENCH_FAULT_LIMIT=N bounds how many more
+faults `make bench` measures (0: none, the checkpoint's figures only).
 """
 
 from __future__ import annotations
@@ -251,7 +252,9 @@ def measure(quick: bool) -> Measurement:
         outcomes = current_outcomes(faults)
     else:
         services = LOCAL_SERVICES if os.environ.get("BENCH_SERVICES") == "local" else REAL_SERVICES
-        outcomes = run_scale(project_root, faults, services)
+        # BENCH_FAULT_LIMIT: measure at most N more faults (0: report the checkpoint as it is).
+        limit = os.environ.get("BENCH_FAULT_LIMIT")
+        outcomes = run_scale(project_root, faults, services, limit=int(limit) if limit else None)
     return Measurement(
         "impact_scale",
         f"Impact selection at scale: {len(faults)} generated faults vs pytest-testmon",
