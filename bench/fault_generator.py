@@ -22,6 +22,7 @@ import json
 import os
 import random
 import re
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -244,7 +245,10 @@ def generate(
                 continue
             operator, occurrence = rng.choice(free)
             taken.add((path, operator, occurrence))
-            faults.append(Fault(f"py{len(faults):03d}", "python", pool, path, operator, occurrence))
+            fault = Fault(f"py{len(faults):03d}", "python", pool, path, operator, occurrence)
+            if not _compiles(faulted_text(fault, (project / path).read_text()), path):
+                continue  # cosmic-ray took a `*` marker for a product: not a fault, a typo
+            faults.append(fault)
             wanted -= 1
     data_files = [
         p
@@ -268,6 +272,16 @@ def generate(
         line = rng.choice(line_candidates((project / path).read_text()))
         faults.append(Fault(f"cfg{index:03d}", "config", "config", path, line=line))
     return faults
+
+
+def _compiles(text: str, path: str) -> bool:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)  # `x is not 0`: a fault all the same
+        try:
+            compile(text, path, "exec")
+        except SyntaxError:
+            return False
+    return True
 
 
 def faulted_text(fault: Fault, text: str) -> str:

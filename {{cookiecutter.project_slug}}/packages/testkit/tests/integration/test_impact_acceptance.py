@@ -97,8 +97,20 @@ def everywhere():
 
 
 @pytest.fixture(scope="session")
-def server():
-    return add(1, 1)  # runs only while this fixture sets up
+def server_factory():
+    made = {}
+
+    def make():
+        if "server" not in made:
+            made["server"] = add(1, 1)  # the first caller makes it, later ones share it
+        return made["server"]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def server(server_factory):
+    return server_factory()  # runs add only while this fixture sets up
 
 
 @pytest.fixture(scope="session")
@@ -113,6 +125,10 @@ def test_uses_the_server(server):
 
 def test_uses_a_client_of_the_server(client):
     assert client == 3
+
+
+def test_calls_the_factory_and_gets_the_shared_server(server_factory):
+    assert server_factory() == 2
 
 
 def test_uses_only_the_autouse_fixture():
@@ -135,12 +151,14 @@ def test_session_fixtures_credit_their_code_to_the_tests_that_use_them_and_no_ot
     )
 
     # The autouse fixture was first set up beside `server`: that does not make the code
-    # `server` ran every test's. The client got `server` from the cache: it depends on it.
-    result.assert_outcomes(passed=3, deselected=3)
+    # `server` ran every test's. The client got `server` from the cache, and the factory's
+    # caller got what `server` had made: both depend on it.
+    result.assert_outcomes(passed=4, deselected=3)
     result.stdout.fnmatch_lines(
         [
             "*test_a_server.py::test_uses_the_server PASSED*",
             "*test_a_server.py::test_uses_a_client_of_the_server PASSED*",
+            "*test_a_server.py::test_calls_the_factory_and_gets_the_shared_server PASSED*",
             "*test_calc.py::test_add PASSED*",
         ]
     )

@@ -114,6 +114,31 @@ def test_each_function_maps_to_the_tests_that_ran_it_and_fixture_code_to_all_its
     assert impact_map.unreliable == {"tests/e2e/test_api.py::test_broken"}
 
 
+def test_a_factory_fixture_user_depends_on_what_other_fixtures_made_with_it() -> None:
+    edges = {
+        "live_server": ["live_server_factory", "postgres_server"],
+        "live_server_factory": ["postgres_server"],
+    }
+
+    expanded = expand_fixtures(
+        {
+            "tests/a.py::test_calls_the_factory": ["live_server_factory"],
+            "tests/b.py::test_uses_postgres": ["postgres_server"],
+        },
+        edges,
+        factories=["live_server_factory"],
+    )
+
+    # The factory may hand its caller the server live_server had it start.
+    assert expanded["tests/a.py::test_calls_the_factory"] == [
+        "live_server",
+        "live_server_factory",
+        "postgres_server",
+    ]
+    # postgres_server is no factory: what was built on it is not its users' business.
+    assert expanded["tests/b.py::test_uses_postgres"] == ["postgres_server"]
+
+
 def test_the_map_survives_a_round_trip_through_its_file(project: Path, tmp_path: Path) -> None:
     impact_map = build_map(
         root=project,

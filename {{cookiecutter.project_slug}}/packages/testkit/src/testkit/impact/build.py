@@ -40,16 +40,28 @@ def source_files(root: Path, patterns: Sequence[str]) -> dict[Path, str]:
 
 
 def expand_fixtures(
-    test_fixtures: Mapping[str, Iterable[str]], edges: Mapping[str, Iterable[str]]
+    test_fixtures: Mapping[str, Iterable[str]],
+    edges: Mapping[str, Iterable[str]],
+    factories: Iterable[str] = (),
 ) -> dict[str, list[str]]:
     """Each test's fixtures plus, transitively, what those fixtures used when they were set
-    up (``edges``): a test served a cached session fixture depends on its dependencies too."""
+    up (``edges``): a test served a cached session fixture depends on its dependencies too.
+
+    A factory fixture (its value is a function, e.g. ``live_server_factory``) may cache what it
+    makes and hand it to any of its users: a server one fixture had it start (``live_server``)
+    is what a test calling the factory gets. So a user of a factory also depends on every
+    fixture that used that factory."""
+    makers: dict[str, set[str]] = {factory: set() for factory in factories}
+    for name, used in edges.items():
+        for factory in makers.keys() & set(used):
+            makers[factory].add(name)
     expanded: dict[str, list[str]] = {}
     for nodeid, fixtures in test_fixtures.items():
         found = set(fixtures)
         pending = list(found)
         while pending:
-            for used in edges.get(pending.pop(), ()):
+            current = pending.pop()
+            for used in [*edges.get(current, ()), *makers.get(current, ())]:
                 if used not in found:
                     found.add(used)
                     pending.append(used)

@@ -76,6 +76,7 @@ class ImpactRecorder:
         self._fixtures: dict[str, list[str]] = {}
         self._edges: dict[str, set[str]] = {}  # fixture -> the fixtures its setup used
         self._setting_up: list[str] = []  # module/session fixtures being set up, innermost last
+        self._factories: set[str] = set()  # module/session fixtures whose value is a function
         self._outcomes: dict[str, str] = {}
         self._teardowns: dict[int, str] = {}  # fixture being torn down -> context to restore
         self._previous_env = os.environ.get(PROCESS_ENV)
@@ -181,6 +182,9 @@ class ImpactRecorder:
             used = self._edges.setdefault(name, set())
             used.update(fixturedef.argnames)
             used.update(set(request.fixturenames) - active - {name})
+            cached = getattr(fixturedef, "cached_result", None)
+            if cached is not None and callable(cached[0]):
+                self._factories.add(name)  # see build.expand_fixtures
             # Its teardown runs inside whichever test ends its scope (the session's last test,
             # and pytest reports a teardown error there): credit that code to the fixture too.
             # Finalizers run last in, first out, so this one runs just before the fixture's
@@ -229,6 +233,7 @@ class ImpactRecorder:
                     "tests": self._fixtures,
                     "edges": {name: sorted(used) for name, used in self._edges.items()},
                     "reads": self._reads.by_context(),
+                    "factories": sorted(self._factories),
                 }
             )
         )
@@ -241,12 +246,14 @@ class ImpactRecorder:
         fixtures: dict[str, list[str]] = {}
         edges: dict[str, set[str]] = {}
         reads: dict[str, set[str]] = {}
+        factories: set[str] = set()
         for file in sorted(self._data_dir.glob("fixtures-*.json")):
             recorded = json.loads(file.read_text())
             fixtures.update(recorded["tests"])
             for name, used in recorded["edges"].items():
                 edges.setdefault(name, set()).update(used)
             merge_reads(recorded["reads"], reads)
+            factories.update(recorded["factories"])
         combined = coverage.CoverageData(basename=str(self._data_dir / DATA_NAME))
         data_files = [str(p) for p in self._data_dir.glob(DATA_NAME + ".*")]
         from coverage.data import combine_parallel_data
@@ -260,7 +267,7 @@ class ImpactRecorder:
             root=self._root,
             modules=source_files(self._root, self._sources),
             executed=executed,
-            test_fixtures=expand_fixtures(fixtures, edges),
+            test_fixtures=expand_fixtures(fixtures, edges, factories),
             passed=passed,
             unreliable=unreliable,
             reads=reads,
