@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from testkit.analytics.history import Run, open_history
 from testkit.analytics.report import ReportInputs, build_report
-from testkit.analytics.report_data import gather_coverage, gather_perf
+from testkit.analytics.report_data import gather_coverage, gather_history, gather_perf
 from testkit.analytics.report_page import render_page
-from testkit.analytics.report_panels import Panel, coverage_panel, perf_panel
+from testkit.analytics.report_panels import Panel, coverage_panel, flaky_panel, perf_panel
 
 
 def empty_inputs(root: Path) -> ReportInputs:
@@ -55,6 +56,39 @@ def test_a_foreign_history_file_is_reported_in_the_panels_not_raised(tmp_path: P
     for key in ("trends", "perf-trends"):
         panel = next(p for p in panels if p.key == key)
         assert str(panel.missing).startswith("history unreadable:")
+
+
+def test_the_flaky_panel_judges_the_history_as_the_flakiness_gate_does(tmp_path: Path) -> None:
+    history = tmp_path / ".testkit" / "history.db"
+    history.parent.mkdir()
+    store = open_history(history, create=True)
+    outcomes = {  # per run, oldest first, all on one code fingerprint
+        "tests/a.py::test_flaky": ["passed", "failed", "passed", "passed"],
+        "tests/a.py::test_broken_now": ["passed", "passed", "failed", "failed"],
+        "tests/a.py::test_fine": ["passed"] * 4,
+    }
+    for index in range(4):
+        run_id = f"run-{index}"
+        store.start_run(Run(run_id, 1000.0 + index, None, 1, "MOCK", "all", "fp", "[]", 0, None))
+        store.add_results(
+            [
+                (run_id, nodeid, runs[index], 0, 0.0, 0.01, 0.0, "master", position)
+                for position, (nodeid, runs) in enumerate(outcomes.items())
+            ]
+        )
+        store.finish_run(run_id, 1000.5 + index, 0)
+    store.close()
+
+    data = gather_history(history, tmp_path / "tests" / "quarantine.toml")
+
+    assert data is not None
+    # A regression (its newest results fail) is not flaky, whatever it did before.
+    assert [v.nodeid for v in data.flaky] == ["tests/a.py::test_flaky"]
+    panel = flaky_panel(data)
+    assert panel.table[0] == ("flaky test", "results", "failed", "failure rate (95% CI)")
+    assert panel.table[1][:3] == ("tests/a.py::test_flaky", "4", "1")
+    assert panel.note is not None
+    assert panel.note.startswith("1 flaky (failed, then passed on its unchanged code")
 
 
 def test_coverage_is_summed_per_package(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from testkit.analytics.changepoints import Point
+from testkit.analytics.flaky import GATE_WINDOW_RUNS
+from testkit.analytics.flaky_history import HistoryVerdict, histories, judge_all
 from testkit.analytics.history import Result, Run, open_history
 from testkit.analytics.perf_history import SeriesKey, perf_series
 from testkit.analytics.quarantine import QuarantineError, load_quarantine
@@ -27,7 +29,8 @@ PERF_TREND_METRICS = ("p50_ms", "p95_ms")
 class HistoryData:
     runs: tuple[Run, ...]  # oldest first
     results: dict[str, list[Result]] = field(default_factory=dict)  # run_id -> results
-    flaky: tuple[tuple[str, int, int, int], ...] = ()  # nodeid, fingerprints, passed, failed
+    # the flaky tests by the history rule (flaky_history, as the gate), most failures first
+    flaky: tuple[HistoryVerdict, ...] = ()
     # nodeid, reason, owner, expires, failures recorded
     quarantined: tuple[tuple[str, str, str, str, str], ...] = ()
 
@@ -44,15 +47,15 @@ def gather_history(history: Path, quarantine_file: Path) -> HistoryData | None:
         results: dict[str, list[Result]] = {}
         for result in store.results_of_runs([r.run_id for r in runs]):
             results.setdefault(result.run_id, []).append(result)
-        counts = store.outcomes_by_fingerprint()
+        verdicts = judge_all(histories(store.pass_fail_sequence(last_runs=GATE_WINDOW_RUNS)))
     finally:
         store.close()
-    per_test: dict[str, tuple[int, int, int]] = {}
-    for (nodeid, _), outcome in counts.items():
-        if outcome.passed and outcome.failed:
-            fingerprints, passed, failed = per_test.get(nodeid, (0, 0, 0))
-            per_test[nodeid] = (fingerprints + 1, passed + outcome.passed, failed + outcome.failed)
-    flaky = tuple(sorted(((n, *tally) for n, tally in per_test.items()), key=lambda row: -row[3]))
+    flaky = tuple(
+        sorted(
+            (verdict for verdict in verdicts.values() if verdict.verdict == "flaky"),
+            key=lambda verdict: (-verdict.failures, verdict.nodeid),
+        )
+    )
     quarantined_failures: dict[str, int] = {}
     for run_results in results.values():
         for result in run_results:

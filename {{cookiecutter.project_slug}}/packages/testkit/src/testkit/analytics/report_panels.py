@@ -8,6 +8,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from testkit.analytics.flaky import GATE_WINDOW_RUNS
 from testkit.analytics.history import Result, Run
 from testkit.analytics.report_data import HistoryData
 
@@ -150,25 +151,36 @@ def flaky_panel(data: HistoryData | None) -> Panel:
         return Panel("flaky", title, missing="no data: run make test (or make flakiness-report)")
     table: tuple[tuple[str, ...], ...] = ()
     figure = None
-    if data.flaky:
+    # A flaky verdict carries its rate estimate; the pairs keep the type checker sure of it.
+    flaky = [(v.nodeid, v, v.estimate) for v in data.flaky if v.estimate is not None]
+    if flaky:
         figure = {
             "data": [
                 {
                     "type": "bar",
-                    "name": "failure share",
-                    "x": [short(n) for n, *_ in data.flaky],
-                    "y": [round(f / (p + f), 3) for _, _, p, f in data.flaky],
-                    "hovertext": [n for n, *_ in data.flaky],
+                    "name": "failure rate",
+                    "x": [short(nodeid) for nodeid, _, _ in flaky],
+                    "y": [round(e.rate, 3) for _, _, e in flaky],
+                    "error_y": {
+                        "type": "data",
+                        "symmetric": False,
+                        "array": [round(e.high - e.rate, 3) for _, _, e in flaky],
+                        "arrayminus": [round(e.rate - e.low, 3) for _, _, e in flaky],
+                    },
+                    "hovertext": [nodeid for nodeid, _, _ in flaky],
                 }
             ],
             "layout": {
-                "yaxis": {"title": {"text": "failed / runs"}, "range": [0, 1]},
+                "yaxis": {"title": {"text": "failure rate (95% CI)"}, "range": [0, 1]},
                 "margin": {"t": 20},
             },
         }
         table = (
-            ("flaky test", "fingerprints", "passed", "failed"),
-            *((n, str(k), str(p), str(f)) for n, k, p, f in data.flaky),
+            ("flaky test", "results", "failed", "failure rate (95% CI)"),
+            *(
+                (nodeid, str(v.runs), str(v.failures), f"{e.rate:.1%} ({e.low:.1%}-{e.high:.1%})")
+                for nodeid, v, e in flaky
+            ),
         )
     if data.quarantined:
         table = (
@@ -177,7 +189,8 @@ def flaky_panel(data: HistoryData | None) -> Panel:
             *data.quarantined,
         )
     note = (
-        f"{len(data.flaky)} flaky (passed and failed on the same code fingerprint), "
+        f"{len(data.flaky)} flaky (failed, then passed on its unchanged code, in the last "
+        f"{GATE_WINDOW_RUNS} runs; as the flakiness gate judges), "
         f"{len(data.quarantined)} quarantined"
     )
     return Panel("flaky", title, figure, table, note=note)
