@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import signal
 import statistics
 import sys
@@ -52,6 +53,7 @@ from project import (
 )
 
 CHECKPOINT = TEMPLATE_ROOT / "bench" / "checkpoints" / "impact_scale.jsonl"
+ORDER_SEED = 7
 # The suite the faults are judged against: every tier but chaos and perf (each starts servers
 # and proxies of its own: minutes a run), and testkit's unit tests (its pytester acceptance
 # tests take minutes a run too). A fault only those would catch counts as not caught.
@@ -139,7 +141,10 @@ def run_scale(
     checkpoint: Path = CHECKPOINT,
 ) -> list[FaultOutcome]:
     done = {o.fault["fault_id"] for o in current_outcomes(faults, checkpoint)}
-    pending = [f for f in faults if f.fault_id not in done][:limit]
+    # In a seeded shuffle, so a run stopped early has measured every kind of fault alike.
+    pending = [f for f in faults if f.fault_id not in done]
+    random.Random(ORDER_SEED).shuffle(pending)
+    pending = pending[:limit]
     progress(f"{len(done)} of {len(faults)} faults already measured; {len(pending)} to run now")
     if not pending:
         return current_outcomes(faults, checkpoint)

@@ -32,6 +32,7 @@ from testkit.analytics.recorder import RUN_ID_ENV
 from testkit.analytics.replay import REPLAY_DIR, execute, plan_replay
 
 MAX_CHECKED = 10  # flaky tests whose cause a report checks (two pytest runs each)
+# Every rerun of a flake hunt: no retries (each failure counts), no cache, quiet.
 RERUN_ARGUMENTS = ("-p", "no:rerunfailures", "-p", "no:cacheprovider", "-q", "--no-header")
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from testkit.analytics.fingerprint import code_fingerprint
-from testkit.analytics.flake_cause import FlakeCause, find_causes
+from testkit.analytics.flake_cause import RERUN_ARGUMENTS, FlakeCause, find_causes
 from testkit.analytics.flaky import (
     CONFIDENCE_LEVEL,
     Classification,
@@ -169,15 +169,7 @@ def run_reruns(
     label: str = "flaky",
 ) -> RerunTally:
     """Run the plan: each test's passes and failures over the reruns (run ids `label-...`)."""
-    arguments = [
-        "-p",
-        "no:rerunfailures",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "--no-header",
-        *extra_args,
-    ]
+    arguments = [*RERUN_ARGUMENTS, *extra_args]
     if not plan.run_all:
         args_file = rootdir / ".testkit" / "flakiness-suspects.txt"
         args_file.parent.mkdir(parents=True, exist_ok=True)
