@@ -18,6 +18,7 @@ text for the caller to restore.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -68,6 +69,7 @@ class Fault:
     occurrence: int = 0
     pointer: str = ""
     line: int = 0
+    source: str = ""  # sha256 (12 hex) of the file it was made from: a changed file, a new fault
 
     def describe(self) -> str:
         if self.kind == "python":
@@ -245,8 +247,10 @@ def generate(
                 continue
             operator, occurrence = rng.choice(free)
             taken.add((path, operator, occurrence))
-            fault = Fault(f"py{len(faults):03d}", "python", pool, path, operator, occurrence)
-            if not _compiles(faulted_text(fault, (project / path).read_text()), path):
+            text = (project / path).read_text()
+            name = f"py{len(faults):03d}"
+            fault = Fault(name, "python", pool, path, operator, occurrence, source=_sha(text))
+            if not _compiles(faulted_text(fault, text), path):
                 continue  # cosmic-ray took a `*` marker for a product: not a fault, a typo
             faults.append(fault)
             wanted -= 1
@@ -260,18 +264,26 @@ def generate(
         # Every data file once, then drawn at random.
         path = data_files[index] if index < len(data_files) else rng.choice(data_files)
         text = (project / path).read_text()
+        name, source = f"data{index:03d}", _sha(text)
         if path.endswith(".json"):
             pointer = rng.choice(json_leaves(json.loads(text)))
-            faults.append(Fault(f"data{index:03d}", "data", "data", path, pointer=pointer))
+            faults.append(Fault(name, "data", "data", path, pointer=pointer, source=source))
         else:
             line = rng.choice(line_candidates(text))
-            faults.append(Fault(f"data{index:03d}", "data", "data", path, line=line))
+            faults.append(Fault(name, "data", "data", path, line=line, source=source))
     configs = [p for p in CONFIG_FILES if p in tracked]
     for index in range(config):
         path = configs[index % len(configs)]
-        line = rng.choice(line_candidates((project / path).read_text()))
-        faults.append(Fault(f"cfg{index:03d}", "config", "config", path, line=line))
+        text = (project / path).read_text()
+        line = rng.choice(line_candidates(text))
+        faults.append(
+            Fault(f"cfg{index:03d}", "config", "config", path, line=line, source=_sha(text))
+        )
     return faults
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _compiles(text: str, path: str) -> bool:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from fault_generator import Fault, FaultNotApplicable, apply, generate
-from impact_faults import LOCAL_SERVICES, OUTCOMES_PLUGIN, Project, copy_database
+from impact_faults import LOCAL_SERVICES, OUTCOMES_PLUGIN, Project, Run, copy_database
 from project import (
     REAL_SERVICES,
     TEMPLATE_ROOT,
@@ -54,6 +54,7 @@ from project import (
 
 CHECKPOINT = TEMPLATE_ROOT / "bench" / "checkpoints" / "impact_scale.jsonl"
 ORDER_SEED = 7
+STARTUP_FAILURE = "<every test: the run stops before it starts>"
 # The suite the faults are judged against: every tier but chaos and perf (each starts servers
 # and proxies of its own: minutes a run), and testkit's unit tests (its pytester acceptance
 # tests take minutes a run too). A fault only those would catch counts as not caught.
@@ -88,6 +89,7 @@ class FaultOutcome:
     testkit_misses: list[str] = field(default_factory=list)
     testmon_selected: int = 0
     testmon_misses: list[str] = field(default_factory=list)
+    startup_error: str = ""  # the full run stopped before any test (a broken plugin or setting)
     note: str = ""
 
     @property
@@ -132,6 +134,57 @@ def _confirmed(project: Project, missed: list[str]) -> tuple[list[str], list[str
     return [m for m in missed if m not in flaky], flaky
 
 
+def _collected(project: Project, *arguments: str) -> Run | None:
+    """What a tool would run (`--collect-only`); None when its run does not even start."""
+    try:
+        return project.pytest("--collect-only", *arguments)
+    except RuntimeError:
+        return None
+
+
+def judge(
+    project: Project,
+    fault: Fault,
+    outcome: FaultOutcome,
+    already_failing: set[str],
+    already_torn: set[str],
+) -> None:
+    """Fill ``outcome`` for the applied fault: the full run's failures, each tool's selection
+    and misses, the flaky failures set apart."""
+    tools = {
+        "testkit": (f"--testkit-impact-changed={fault.path}",),
+        "testmon": ("--testmon",),
+    }
+    try:
+        full = project.pytest(parallel=True)
+    except RuntimeError as error:
+        # The suite does not start (testkit's plugin, a conftest, a setting broken): every
+        # test fails. A tool misses that only if its own run starts.
+        outcome.startup_error = str(error).splitlines()[0][:300]
+        outcome.failing = [STARTUP_FAILURE]
+        for tool, arguments in tools.items():
+            run = _collected(project, *arguments)
+            setattr(outcome, f"{tool}_selected", len(run.ran) if run else 0)
+            setattr(outcome, f"{tool}_misses", [STARTUP_FAILURE] if run else [])
+        return
+    outcome.failing = sorted(full.failed - already_failing)
+    outcome.torn = sorted(full.torn - already_torn)
+    outcome.full_s, outcome.suite_size = round(full.seconds, 1), len(full.ran)
+    missed: dict[str, list[str]] = {}
+    for tool, arguments in tools.items():
+        run = _collected(project, *arguments)
+        if run is None:
+            raise RuntimeError(f"{tool}'s selection did not start though the suite did")
+        setattr(outcome, f"{tool}_selected", len(run.ran))
+        missed[tool] = run.misses(outcome.failing, outcome.torn)
+    either = sorted(set(missed["testkit"]) | set(missed["testmon"]))
+    _, flaky = _confirmed(project, either) if either else ([], [])
+    outcome.flaky = flaky
+    outcome.failing = [t for t in outcome.failing if t not in flaky]
+    outcome.testkit_misses = [m for m in missed["testkit"] if m not in flaky]
+    outcome.testmon_misses = [m for m in missed["testmon"] if m not in flaky]
+
+
 def run_scale(
     project_root: Path,
     faults: Sequence[Fault],
@@ -173,23 +226,8 @@ def run_scale(
             outcome.applied, outcome.note = False, str(error)
         else:
             try:
-                full = project.pytest(parallel=True)
-                outcome.failing = sorted(full.failed - already_failing)
-                outcome.torn = sorted(full.torn - already_torn)
-                outcome.full_s, outcome.suite_size = round(full.seconds, 1), len(full.ran)
-                ours = project.pytest("--collect-only", f"--testkit-impact-changed={fault.path}")
-                theirs = project.pytest("--collect-only", "--testmon")
-                outcome.testkit_selected = len(ours.ran)
-                outcome.testmon_selected = len(theirs.ran)
-                missed_ours = ours.misses(outcome.failing, outcome.torn)
-                missed_theirs = theirs.misses(outcome.failing, outcome.torn)
-                either = sorted(set(missed_ours) | set(missed_theirs))
-                _, flaky = _confirmed(project, either) if either else ([], [])
-                outcome.flaky = flaky
-                outcome.failing = [t for t in outcome.failing if t not in flaky]
-                outcome.testkit_misses = [m for m in missed_ours if m not in flaky]
-                outcome.testmon_misses = [m for m in missed_theirs if m not in flaky]
-            except RuntimeError as error:  # pytest wrote no outcomes: say so, go on
+                judge(project, fault, outcome, already_failing, already_torn)
+            except RuntimeError as error:  # the clean tree's runs broke: say so, go on
                 outcome.applied, outcome.note = False, f"run failed: {error}"[:2000]
             finally:
                 (project_root / fault.path).write_text(original)
@@ -223,6 +261,7 @@ def summarise(outcomes: Sequence[FaultOutcome], kind: str | None = None) -> dict
         "testkit_tests_missed": sum(len(o.testkit_misses) for o in caught),
         "testmon_tests_missed": sum(len(o.testmon_misses) for o in caught),
         "flaky_set_apart": sum(len(o.flaky) for o in chosen),
+        "suite_did_not_start": sum(bool(o.startup_error) for o in chosen),
         "testkit_selected_median": median([o.testkit_selected for o in chosen]),
         "testmon_selected_median": median([o.testmon_selected for o in chosen]),
         "testkit_full_runs": sum(o.testkit_selected >= suite for o in chosen) if suite else 0,
