@@ -54,7 +54,7 @@ from project import (
 
 CHECKPOINT = TEMPLATE_ROOT / "bench" / "checkpoints" / "impact_scale.jsonl"
 ORDER_SEED = 7
-STARTUP_FAILURE = "<every test: the run stops before it starts>"
+RUN_ERROR = "<the run itself: it breaks before it reports>"
 # The suite the faults are judged against: every tier but chaos and perf (each starts servers
 # and proxies of its own: minutes a run), and testkit's unit tests (its pytester acceptance
 # tests take minutes a run too). A fault only those would catch counts as not caught.
@@ -89,7 +89,7 @@ class FaultOutcome:
     testkit_misses: list[str] = field(default_factory=list)
     testmon_selected: int = 0
     testmon_misses: list[str] = field(default_factory=list)
-    startup_error: str = ""  # the full run stopped before any test (a broken plugin or setting)
+    run_error: str = ""  # the full run ended without outcomes (did not start, or crashed)
     note: str = ""
 
     @property
@@ -142,6 +142,16 @@ def _collected(project: Project, *arguments: str) -> Run | None:
         return None
 
 
+def _fails(project: Project, *arguments: str) -> bool:
+    """Whether the tool's selection, run, fails (a test fails, or the run itself breaks);
+    exit 5 (nothing selected) is a pass that let the fault through."""
+    try:
+        run = project.pytest(*arguments, parallel=True)
+    except RuntimeError:
+        return True
+    return run.exit_code not in (0, 5)
+
+
 def judge(
     project: Project,
     fault: Fault,
@@ -158,14 +168,15 @@ def judge(
     try:
         full = project.pytest(parallel=True)
     except RuntimeError as error:
-        # The suite does not start (testkit's plugin, a conftest, a setting broken): every
-        # test fails. A tool misses that only if its own run starts.
-        outcome.startup_error = str(error).splitlines()[0][:300]
-        outcome.failing = [STARTUP_FAILURE]
+        # The full run ended without outcomes: it did not start (testkit's plugin, a conftest,
+        # a setting broken) or crashed at the end. A tool misses that only if its own run,
+        # run for real, passes.
+        outcome.run_error = str(error).splitlines()[0][:300]
+        outcome.failing = [RUN_ERROR]
         for tool, arguments in tools.items():
             run = _collected(project, *arguments)
             setattr(outcome, f"{tool}_selected", len(run.ran) if run else 0)
-            setattr(outcome, f"{tool}_misses", [STARTUP_FAILURE] if run else [])
+            setattr(outcome, f"{tool}_misses", [] if _fails(project, *arguments) else [RUN_ERROR])
         return
     outcome.failing = sorted(full.failed - already_failing)
     outcome.torn = sorted(full.torn - already_torn)
@@ -261,7 +272,7 @@ def summarise(outcomes: Sequence[FaultOutcome], kind: str | None = None) -> dict
         "testkit_tests_missed": sum(len(o.testkit_misses) for o in caught),
         "testmon_tests_missed": sum(len(o.testmon_misses) for o in caught),
         "flaky_set_apart": sum(len(o.flaky) for o in chosen),
-        "suite_did_not_start": sum(bool(o.startup_error) for o in chosen),
+        "full_run_broke": sum(bool(o.run_error) for o in chosen),
         "testkit_selected_median": median([o.testkit_selected for o in chosen]),
         "testmon_selected_median": median([o.testmon_selected for o in chosen]),
         "testkit_full_runs": sum(o.testkit_selected >= suite for o in chosen) if suite else 0,
