@@ -17,7 +17,7 @@ from testkit.analytics.flaky_history import (
     judge_history,
 )
 from testkit.analytics.test_code import TestCodes, files_by_test, load_test_codes
-from testkit.impact.map import FileEntry, ImpactMap, write_map
+from testkit.impact.map import DataFileEntry, FileEntry, ImpactMap, write_map
 
 
 def outcomes(pattern: str, code: str = "c1") -> list[Observation]:
@@ -80,16 +80,20 @@ def impact_map() -> ImpactMap:
         functions=(),
         imports=(),
     )
+    corpus = DataFileEntry("tests/corpus.json", "h", frozenset({"tests/test_search.py::test_q"}))
     return ImpactMap(
         created_at=0.0,
         files={entry.path: entry},
         tests=frozenset({"tests/test_search.py::test_q", "tests/test_other.py::test_o"}),
+        data_files={corpus.path: corpus},
     )
 
 
-def test_a_test_runs_its_own_file_and_the_files_the_map_saw_it_execute() -> None:
+def test_a_test_runs_its_own_file_and_the_files_the_map_saw_it_execute_or_read() -> None:
     assert files_by_test(impact_map()) == {
-        "tests/test_search.py::test_q": frozenset({"tests/test_search.py", "src/app/search.py"})
+        "tests/test_search.py::test_q": frozenset(
+            {"tests/test_search.py", "src/app/search.py", "tests/corpus.json"}
+        )
     }
 
 

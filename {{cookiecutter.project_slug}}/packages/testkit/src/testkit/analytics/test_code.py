@@ -2,10 +2,11 @@
 
 The run's fingerprint changes with every commit, so on CI no two runs share one and "failed and
 passed on the same code" could never be seen across commits. A test's own fingerprint covers
-only what it can depend on: the files the impact map saw it execute (its own file included),
-plus every file matching `impact_always_run` (conftest.py, fixtures, pyproject.toml, uv.lock,
-migrations: a change there can reach any test). A commit elsewhere leaves it unchanged, so the
-test's results accumulate across commits (testkit.analytics.flaky_history).
+only what it can depend on: the files the impact map saw it execute or read (its own file
+included; a corpus, a cassette), plus every file matching `impact_always_run` (conftest.py,
+fixtures, pyproject.toml, uv.lock, migrations: a change there can reach any test). A commit
+elsewhere leaves it unchanged, so the test's results accumulate across commits
+(testkit.analytics.flaky_history).
 
 Without an impact map (`make impact-map`), or for a test the map does not know, there is no own
 fingerprint and the run's stands in. Computed when results are written (a batch at a time,
@@ -24,11 +25,13 @@ from testkit.project_settings import ProjectSettingsError
 
 
 def files_by_test(impact_map: ImpactMap) -> dict[str, frozenset[str]]:
-    """nodeid -> the files it executed, its own test file included."""
+    """nodeid -> the files it executed or read, its own test file included."""
     found: dict[str, set[str]] = {}
-    for entry in impact_map.files.values():
-        for nodeid in entry.tests():
-            found.setdefault(nodeid, set()).add(entry.path)
+    sources = [(entry.path, entry.tests()) for entry in impact_map.files.values()]
+    sources += [(data.path, data.tests) for data in impact_map.data_files.values()]
+    for path, tests in sources:
+        for nodeid in tests:
+            found.setdefault(nodeid, set()).add(path)
     return {
         nodeid: frozenset({*files, nodeid.partition("::")[0]})
         for nodeid, files in found.items()
