@@ -173,7 +173,7 @@ def select_tests(
     tests: set[str] = set()
     test_files: set[str] = set()
     run_all: list[str] = []
-    changed_functions: list[str] = []
+    change_reasons: list[str] = []
     for path in sorted(declared | set(stale)):
         said_here = path in declared
         pattern = rules.always_run_pattern(path)
@@ -196,19 +196,19 @@ def select_tests(
                 continue
             tests |= affected
             if said_here and not is_test:
-                changed_functions.append(said)
+                change_reasons.append(said)
         elif path in impact_map.data_files:
             readers = impact_map.data_files[path].tests
             tests |= readers
             if said_here:
                 what = "deleted" if current.data_digests.get(path) is None else "changed"
-                changed_functions.append(f"{path} {what} (read by {_count(len(readers), 'test')})")
+                change_reasons.append(f"{path} {what} (read by {_count(len(readers), 'test')})")
         elif not is_test:
             if rules.is_ignored(path):
                 reasons.append(f"{path} ignored (impact_ignore)")
             else:
                 run_all.append(f"full run: {path} changed and the impact map does not know it")
-    reasons[:0] = changed_functions
+    reasons[:0] = change_reasons
     if stale:
         reasons.append(
             f"map is stale: {_count(len(stale), 'file')} changed since it was built "
