@@ -344,6 +344,14 @@ def copy_database(source: Path, target: Path) -> None:
     reader.close()
 
 
+def restore_testmon(project_root: Path, backup: Path) -> None:
+    """Put testmon's database back as it was on the clean tree (a fault must not leak into
+    the next), its write-ahead journals removed."""
+    for journal in project_root.glob(".testmondata-*"):
+        journal.unlink()
+    copy_database(backup, project_root / ".testmondata")
+
+
 def run_bench(
     project_root: Path,
     tests: list[str],
@@ -411,9 +419,7 @@ def run_bench(
             result.testmon_misses = theirs.misses(result.failing, result.torn)
         finally:
             target.write_text(original)
-            for journal in project_root.glob(".testmondata-*"):
-                journal.unlink()
-            copy_database(backup, testmon_data)
+            restore_testmon(project_root, backup)
         progress(
             f"{fault.name}: {len(result.failing)} failing; testkit {result.testkit_selected} "
             f"selected ({len(result.testkit_misses)} missed, {result.testkit_s:.0f} s); testmon "

@@ -41,7 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from fault_generator import Fault, FaultNotApplicable, apply, generate
-from impact_faults import LOCAL_SERVICES, OUTCOMES_PLUGIN, Project, Run, copy_database
+from impact_faults import (
+    LOCAL_SERVICES,
+    OUTCOMES_PLUGIN,
+    Project,
+    Run,
+    copy_database,
+    restore_testmon,
+)
 from project import (
     REAL_SERVICES,
     TEMPLATE_ROOT,
@@ -242,9 +249,7 @@ def run_scale(
                 outcome.applied, outcome.note = False, f"run failed: {error}"[:2000]
             finally:
                 (project_root / fault.path).write_text(original)
-                for journal in project_root.glob(".testmondata-*"):
-                    journal.unlink()
-                copy_database(backup, project_root / ".testmondata")
+                restore_testmon(project_root, backup)
         with checkpoint.open("a") as lines:
             lines.write(json.dumps(asdict(outcome)) + "\n")
         progress(
