@@ -24,7 +24,7 @@ from report import write_markdown
 
 MEASUREMENTS = (
     "bake_install",
-    "suite_xdist",
+    "suite_speed",
     "plugin_overhead",
     "flaky_accuracy",
     "flaky_history",

@@ -220,6 +220,24 @@ def test_tier_targets_collect_only_their_tier(default_project: Path, tier: str) 
 
 
 @DEFAULT
+def test_make_test_leaves_the_slow_tests_to_test_all(default_project: Path) -> None:
+    def collected(target: str) -> set[str]:
+        result = make(default_project, target, "ARGS=--collect-only -q", timeout=300)
+        ok(result)
+        return {line for line in result.stdout.splitlines() if "::" in line}
+
+    feedback, everything = collected("test"), collected("test-all")
+    slow = everything - feedback
+    assert feedback < everything
+    # the chaos tier from its folder, testkit's acceptance modules from their own marker
+    assert {n for n in everything if n.startswith("tests/chaos/")} <= slow
+    assert any(
+        n.startswith("packages/testkit/tests/integration/test_impact_acceptance") for n in slow
+    )
+    assert not any(n.startswith(("tests/unit/", "packages/testkit/tests/unit/")) for n in slow)
+
+
+@DEFAULT
 @pytest.mark.parametrize("bake_name", ["no-service-redis-only", "python-3.12", "python-3.13"])
 def test_typecheck_is_clean_on_the_other_supported_bakes(
     default_project: Path, baked: Callable[[str], Path], bake_name: str
@@ -271,6 +289,7 @@ def test_make_help_lists_the_targets(default_project: Path) -> None:
     expected = {
         "install",
         "test",
+        "test-all",
         "test-unit",
         "test-property",
         "test-integration",

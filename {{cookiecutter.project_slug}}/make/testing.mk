@@ -25,6 +25,22 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 -include $(INFRA_ENV)
 export TEST_POSTGRES_URL TEST_REDIS_URL TEST_NATS_URL
 
+# Bytecode. The suite starts hundreds of Python processes (xdist workers, uvicorn servers, pytest
+# sessions inside pytest, CLI runs); with PYTHONDONTWRITEBYTECODE set (many Docker images and CI
+# shells set it) none can reuse a compiled module or pytest's rewritten asserts, and each one
+# compiles every module it imports again: 6.5 s of CPU for a one-test pytest session instead of
+# 1.8 s. So while it is set, the compiled files go to one ignored folder (PYTHONPYCACHEPREFIX,
+# nothing beside the sources) and are reused. BYTECODE=off keeps the environment as it is.
+BYTECODE ?= cache
+ifeq ($(filter cache off,$(BYTECODE)),)
+$(error BYTECODE=$(BYTECODE): allowed values: cache, off)
+endif
+ifeq ($(BYTECODE)$(if $(PYTHONDONTWRITEBYTECODE),set),cacheset)
+PYTHONPYCACHEPREFIX ?= $(abspath .testkit/pycache)
+export PYTHONPYCACHEPREFIX
+unexport PYTHONDONTWRITEBYTECODE
+endif
+
 PYPROJECTS := $(wildcard pyproject.toml packages/*/pyproject.toml services/*/pyproject.toml uv.lock)
 
 $(TOOLS_DIR)/bin/uv:
@@ -71,8 +87,18 @@ XDIST = -n $(TEST_WORKERS) --dist worksteal
 TEST_TIMEOUT ?=
 export TEST_TIMEOUT
 
+# make test is the feedback suite: every test but those marked slow (SLOW_MARKER, from
+# make/tiers.mk: the chaos tier, testkit's own acceptance tests); test-impact and test-selective
+# narrow it to what a change affects. test-all runs everything, as CI and test-all-enhanced do.
+# An -m in ARGS replaces the default selection (ARGS='-m slow': only the slow tests).
+FEEDBACK = -m 'not $(SLOW_MARKER)'
+
 .PHONY: test
-test: install | $(REPORTS_DIR) ## Run the whole suite on TEST_WORKERS xdist workers (default: one per core; 0: one process); JUnit XML in reports/
+test: install | $(REPORTS_DIR) ## The feedback suite: every test not marked slow, on TEST_WORKERS xdist workers (default: one per core; 0: one process); JUnit XML in reports/
+	$(PYTEST) $(XDIST) $(FEEDBACK) --junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
+
+.PHONY: test-all
+test-all: install | $(REPORTS_DIR) ## The whole suite, slow tests included (chaos, testkit's acceptance tests), on TEST_WORKERS workers
 	$(PYTEST) $(XDIST) --junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 # One target per tier folder that exists: test-unit, test-integration, ... A tier's marker is
@@ -363,14 +389,14 @@ impact-map: install ## Record which tests execute which code and read which data
 	$(IMPACT_MAP_ENV) $(PYTEST) --testkit-impact-record=1 -p no:randomly $(ARGS)
 
 .PHONY: test-impact
-test-impact: install | $(REPORTS_DIR) ## Run only the tests CHANGED_FILES=a.py,b.py affect (impact map)
+test-impact: install | $(REPORTS_DIR) ## Run only the tests of the feedback suite CHANGED_FILES=a.py,b.py affect (impact map)
 	@test -n "$(CHANGED_FILES)" || { echo "test-impact needs CHANGED_FILES=path[,path...]"; exit 2; }
-	$(IMPACT_MAP_ENV) $(PYTEST) $(XDIST) --testkit-impact-changed="$(CHANGED_FILES)" \
+	$(IMPACT_MAP_ENV) $(PYTEST) $(XDIST) $(FEEDBACK) --testkit-impact-changed="$(CHANGED_FILES)" \
 		--junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 .PHONY: test-selective
-test-selective: install | $(REPORTS_DIR) ## Run only the tests affected by the changes since BASE (default HEAD)
-	$(IMPACT_MAP_ENV) $(PYTEST) $(XDIST) --testkit-impact-base="$(or $(BASE),HEAD)" \
+test-selective: install | $(REPORTS_DIR) ## Run only the tests of the feedback suite affected by the changes since BASE (default HEAD)
+	$(IMPACT_MAP_ENV) $(PYTEST) $(XDIST) $(FEEDBACK) --testkit-impact-base="$(or $(BASE),HEAD)" \
 		--junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 .PHONY: report

@@ -2,6 +2,7 @@
 # list of tiers: edit them there and regenerate; testkit's tests fail when the two differ.
 KNOWN_TIERS := unit property integration e2e contract rag realtime security adversarial observability chaos perf infrastructure
 ONE_PROCESS_TIERS := perf infrastructure
+SLOW_MARKER := slow
 TIER_HELP_unit := pure logic, no I/O
 TIER_HELP_property := hypothesis on real invariants
 TIER_HELP_integration := real Postgres / Redis / NATS

@@ -11,7 +11,8 @@ import pytest
 
 from testkit.cli import main
 
-pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
+# slow: whole pytest sessions inside pytest; `make test` leaves them to `make test-all`.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_testkit_environment")]
 
 # Ten tests; test_05 leaves a setting behind that test_08 does not expect.
 ORDER_DEPENDENT_SUITE = "\n".join(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
+# slow: whole pytest sessions inside pytest; `make test` leaves them to `make test-all`.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_testkit_environment")]
 
 HUNG_SUITE = """
 import time

@@ -4,7 +4,14 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from testkit.tiers import ONE_PROCESS_TIERS, TIERS, make_fragment, tier_of
+from testkit.tiers import (
+    ONE_PROCESS_TIERS,
+    SLOW_MARKER,
+    SLOW_TIERS,
+    TIERS,
+    make_fragment,
+    tier_of,
+)
 
 
 def test_there_are_thirteen_tiers() -> None:
@@ -54,3 +61,8 @@ def test_the_fragment_defines_every_tier_and_its_help_in_order() -> None:
 def test_the_one_process_tiers_are_tiers_and_reach_make() -> None:
     assert {"perf", "infrastructure"} <= set(ONE_PROCESS_TIERS) <= set(TIERS)
     assert f"ONE_PROCESS_TIERS := {' '.join(ONE_PROCESS_TIERS)}" in make_fragment().splitlines()
+
+
+def test_the_slow_tiers_are_tiers_and_the_marker_reaches_make() -> None:
+    assert {"chaos"} <= set(SLOW_TIERS) <= set(TIERS)
+    assert f"SLOW_MARKER := {SLOW_MARKER}" in make_fragment().splitlines()
