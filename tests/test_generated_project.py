@@ -229,11 +229,9 @@ def test_make_test_leaves_the_slow_tests_to_test_all(default_project: Path) -> N
     feedback, everything = collected("test"), collected("test-all")
     slow = everything - feedback
     assert feedback < everything
-    # the chaos tier from its folder, testkit's acceptance modules from their own marker
-    assert {n for n in everything if n.startswith("tests/chaos/")} <= slow
-    assert any(
-        n.startswith("packages/testkit/tests/integration/test_impact_acceptance") for n in slow
-    )
+    # the chaos tier from its folder, testkit's integration tests from their conftest
+    slow_folders = ("tests/chaos/", "packages/testkit/tests/integration/")
+    assert {n for n in everything if n.startswith(slow_folders)} == slow
     assert not any(n.startswith(("tests/unit/", "packages/testkit/tests/unit/")) for n in slow)
 
 

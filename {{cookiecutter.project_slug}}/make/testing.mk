@@ -88,7 +88,7 @@ TEST_TIMEOUT ?=
 export TEST_TIMEOUT
 
 # make test is the feedback suite: every test but those marked slow (SLOW_MARKER, from
-# make/tiers.mk: the chaos tier, testkit's own acceptance tests); test-impact and test-selective
+# make/tiers.mk: the chaos tier, testkit's own integration tests); test-impact and test-selective
 # narrow it to what a change affects. test-all runs everything, as CI and test-all-enhanced do.
 # An -m in ARGS replaces the default selection (ARGS='-m slow': only the slow tests).
 FEEDBACK = -m 'not $(SLOW_MARKER)'
@@ -98,7 +98,7 @@ test: install | $(REPORTS_DIR) ## The feedback suite: every test not marked slow
 	$(PYTEST) $(XDIST) $(FEEDBACK) --junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 .PHONY: test-all
-test-all: install | $(REPORTS_DIR) ## The whole suite, slow tests included (chaos, testkit's acceptance tests), on TEST_WORKERS workers
+test-all: install | $(REPORTS_DIR) ## The whole suite, slow tests included (chaos, testkit's integration tests), on TEST_WORKERS workers
 	$(PYTEST) $(XDIST) --junitxml=$(REPORTS_DIR)/$(JUNIT_REPORT) $(ARGS)
 
 # One target per tier folder that exists: test-unit, test-integration, ... A tier's marker is

@@ -33,8 +33,8 @@ ONE_PROCESS_TIERS: dict[str, str] = {
 }
 # `make test` is the feedback suite: it leaves out every test marked SLOW_MARKER, which
 # `make test-all`, the CI jobs and test-all-enhanced run. The tiers that are slow as a whole get
-# the marker from their folder (here, with the reason); a module elsewhere marks itself
-# (testkit's own acceptance tests, which run pytest sessions inside pytest).
+# the marker from their folder (here, with the reason); other tests mark themselves (testkit's
+# own integration tests, in their conftest: pytest inside pytest, servers started and killed).
 SLOW_MARKER = "slow"
 SLOW_TIERS: dict[str, str] = {
     "chaos": "starts, breaks and restarts servers of its own: about a minute on 2 cores",
@@ -109,7 +109,7 @@ class TierPlugin:
         config.addinivalue_line(
             "markers",
             f"{SLOW_MARKER}: left out of `make test` (make test-all runs it); set on the "
-            f"{slow_tiers} tier, and by a module on itself",
+            f"{slow_tiers} tier, and by tests on themselves",
         )
 
     @pytest.hookimpl(tryfirst=True)

@@ -6,9 +6,6 @@ import threading
 
 import pytest
 
-# slow: whole pytest sessions inside pytest; `make test` leaves them to `make test-all`.
-pytestmark = pytest.mark.slow
-
 # Two tests sharing one proxy: the second sees the first's toxic gone, the proxy enabled and
 # the same port (a URL handed to a long-lived server stays valid across tests).
 SHARED_PROXY_SUITE = """

@@ -11,8 +11,7 @@ import pytest
 
 from testkit.cli import main
 
-# slow: whole pytest sessions inside pytest; `make test` leaves them to `make test-all`.
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_testkit_environment")]
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
 
 # Ten tests; test_05 leaves a setting behind that test_08 does not expect.
 ORDER_DEPENDENT_SUITE = "\n".join(

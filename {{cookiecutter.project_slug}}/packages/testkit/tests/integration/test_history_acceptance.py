@@ -18,8 +18,7 @@ from testkit.cli import main
 from testkit.impact.map import FileEntry, ImpactMap, write_map
 from testkit.impact.plugin import DEFAULT_MAP
 
-# slow: whole pytest sessions inside pytest; `make test` leaves them to `make test-all`.
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_testkit_environment")]
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
 
 SUITE = """
 import pytest, time

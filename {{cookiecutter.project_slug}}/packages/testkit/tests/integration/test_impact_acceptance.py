@@ -9,8 +9,7 @@ import pytest
 
 from testkit.impact.map import read_map
 
-# slow: whole pytest sessions inside pytest; `make test` leaves them to `make test-all`.
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_testkit_environment")]
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
 
 PYPROJECT = """
 [tool.pytest.ini_options]

@@ -17,8 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 
-# slow: whole pytest sessions inside pytest; `make test` leaves them to `make test-all`.
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_testkit_environment")]
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
 
 
 class _Collector(BaseHTTPRequestHandler):

@@ -15,7 +15,6 @@ import pytest
 from testkit.perf import instructions
 
 pytestmark = [
-    pytest.mark.slow,  # callgrind runs of two revisions: `make test` leaves them to test-all
     pytest.mark.skipif(
         shutil.which("valgrind") is None,
         reason="valgrind is not installed (apt-get install valgrind): the counts come from "

@@ -8,8 +8,7 @@ import pytest
 
 from testkit.infra import installed_services
 
-# slow: whole pytest sessions inside pytest; `make test` leaves them to `make test-all`.
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_testkit_environment")]
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
 
 # Nothing listens on port 1 on loopback: a quick, local "connection refused". One URL per
 # service; the tests use Redis when the project has it, else PostgreSQL (always installed).

@@ -12,8 +12,7 @@ from testkit.analytics.flake_cause import find_causes
 from testkit.analytics.history import open_history
 from testkit.cli import main
 
-# slow: whole pytest sessions inside pytest; `make test` leaves them to `make test-all`.
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_testkit_environment")]
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
 
 FUTURE = (dt.date.today() + dt.timedelta(days=30)).isoformat()
 PAST = (dt.date.today() - dt.timedelta(days=1)).isoformat()

@@ -10,8 +10,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-# slow: whole pytest sessions inside pytest; `make test` leaves them to `make test-all`.
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_testkit_environment")]
+pytestmark = pytest.mark.usefixtures("clean_testkit_environment")
 
 HUNG_SUITE = """
 import time
