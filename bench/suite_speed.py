@@ -96,10 +96,8 @@ def measure(quick: bool) -> Measurement:
 
     for number in range(1, rounds + 1):
         for label, arguments in targets.items():
-            if arguments[0] == "test-impact":
-                with edited(project, ONE_FUNCTION):
-                    seconds = timed(make(label, arguments))
-            else:
+            edits = (ONE_FUNCTION,) if arguments[0] == "test-impact" else ()
+            with edited(project, *edits):
                 seconds = timed(make(label, arguments))
             samples[label].append(seconds)
             progress(f"round {number}/{rounds}: {label} {seconds:.1f} s")
