@@ -114,7 +114,8 @@ def test_make_format_is_idempotent(bake_fixture: str, request: pytest.FixtureReq
     assert changed == []
 
 
-ENHANCED_STEPS = [
+# The tiers without a step of their own run in one pytest run (`tiers`); the summary shows each.
+SHARED_TIERS = [
     "unit",
     "property",
     "infrastructure",
@@ -123,13 +124,9 @@ ENHANCED_STEPS = [
     "e2e",
     "rag",
     "realtime",
-    "security",
-    "adversarial",
     "observability",
-    "chaos",
-    "perf",
-    "quality-gates",
 ]
+ENHANCED_STEPS = ["tiers", "security", "adversarial", "chaos", "perf", "quality-gates"]
 # The perf step compares with a baseline recorded minutes earlier while this suite's other
 # worker runs other bakes, so latency moves by more than any real limit. The limits are widened
 # for this run only: here the step must run and be judged; test_perf_gate.py proves it bites.
@@ -158,6 +155,16 @@ def test_test_all_enhanced_passes_against_real_services(default_project: Path) -
     steps = [line.split("\t") for line in summary.splitlines()]
     assert [step[0] for step in steps] == ENHANCED_STEPS, summary
     assert all(step[2] == "PASS" for step in steps), summary
+    tier_rows = {
+        match["tier"]: int(match["tests"])
+        for match in re.finditer(
+            r"^  (?P<tier>\w+) +(?P<tests>\d+) tests +PASS +\d+s of test time$",
+            result.stdout,
+            re.MULTILINE,
+        )
+    }
+    assert list(tier_rows) == SHARED_TIERS, tail(result)
+    assert all(tier_rows.values()), tier_rows
     gates = json.loads((default_project / "reports/gates.json").read_text(encoding="utf-8"))
     verdicts = {row["gate"]: row["verdict"] for row in gates["gates"]}
     assert set(verdicts) == {
@@ -288,6 +295,7 @@ def test_make_help_lists_the_targets(default_project: Path) -> None:
         "install",
         "test",
         "test-all",
+        "test-tiers",
         "test-unit",
         "test-property",
         "test-integration",

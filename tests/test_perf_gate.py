@@ -121,7 +121,8 @@ def test_gate_passes_unchanged_code_and_fails_a_slow_search(
     # Up to 9 rounds (the gate's default): with the other worker's bakes beside it, one of the
     # 5 baseline rounds may stall as long as a slowed one, and then 7 rounds can reach only
     # p = 0.053 (Mann-Whitney, 5 vs 7), 9 rounds p = 0.041. A regression found against the
-    # recorded rounds is confirmed by the baseline's commit loaded beside the working tree.
+    # recorded rounds is confirmed by the baseline's commit loaded beside the working tree, and
+    # rounds still undecided after the ninth are decided that way too.
     with edited(perf_project, *SLOW_SEARCH):
         slowed = make(perf_project, "performance-gate", "PERF_ARGS=--max-rounds 9")
 

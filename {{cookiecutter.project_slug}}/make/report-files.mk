@@ -16,4 +16,5 @@ MUTATION_REPORT := mutation.json
 GATES_REPORT := gates.json
 DASHBOARD_REPORT := index.html
 ENHANCED_SUMMARY_REPORT := test-all-enhanced.tsv
+TIERS_JUNIT_REPORT := tiers.xml
 METRICS_REPORT := metrics.prom

@@ -480,40 +480,53 @@ quality-gates: install | $(REPORTS_DIR) ## Run every gate (security, flakiness, 
 	$(if $(SERVICE_PACKAGE),-$(SUBMAKE) performance-gate)
 	$(SUBMAKE) gates-verdict
 
-# test-all-enhanced: each tier once, in this order (those this project has), then the gates.
-# Security and adversarial run through their gate targets (the same tests, plus the reports
-# their gates read); perf runs as the performance gate's smoke rounds. Every other step runs
-# under coverage (perf excepted: a tracer would skew its timings), so the coverage gate judges
-# these same runs instead of running the suite again.
+# test-all-enhanced: each tier once, then the gates. The tiers without a step of their own share
+# one pytest run (test-tiers: one start-up, one pool of xdist workers, one coverage session, the
+# summary breaks it down by tier from its JUnit XML); the others run in this order (those this
+# project has). Security and adversarial run through their gate targets (the same tests, plus the
+# reports their gates read); perf runs as the performance gate's smoke rounds. Every other step
+# runs under coverage (perf excepted: a tracer would skew its timings), so the coverage gate
+# judges these same runs instead of running the suite again.
 ENHANCED_ORDER := unit property infrastructure contract integration e2e rag realtime security \
 	adversarial observability chaos perf
 ENHANCED_TARGET_security := security-gate
 ENHANCED_TARGET_adversarial := adversarial-gate
 ENHANCED_TARGET_chaos := chaos
 ENHANCED_TARGET_perf := $(if $(SERVICE_PACKAGE),performance-gate,test-perf)
-ENHANCED_PLAN := $(foreach tier,$(filter $(TIERS),$(ENHANCED_ORDER)),\
-	$(tier):$(or $(ENHANCED_TARGET_$(tier)),test-$(tier))) quality-gates:gates-verdict
+ENHANCED_TIERS := $(filter $(TIERS),$(ENHANCED_ORDER))
+ENHANCED_SHARED := $(foreach tier,$(ENHANCED_TIERS),$(if $(ENHANCED_TARGET_$(tier)),,$(tier)))
+ENHANCED_PLAN := $(if $(ENHANCED_SHARED),tiers:test-tiers) \
+	$(foreach tier,$(ENHANCED_TIERS),$(if $(ENHANCED_TARGET_$(tier)),$(tier):$(ENHANCED_TARGET_$(tier)))) \
+	quality-gates:gates-verdict
 ENHANCED_SUMMARY := $(REPORTS_DIR)/$(ENHANCED_SUMMARY_REPORT)
+TIERS_JUNIT := $(REPORTS_DIR)/$(TIERS_JUNIT_REPORT)
+TIER_LIST ?= $(ENHANCED_SHARED)
+space := $(subst ,, )
+
+.PHONY: test-tiers
+test-tiers: install | $(REPORTS_DIR) ## Several tiers in one pytest run on TEST_WORKERS workers (TIER_LIST="unit e2e ...", default: those test-all-enhanced runs together); JUnit XML in reports/
+	$(if $(strip $(TIER_LIST)),,$(error TIER_LIST is empty: allowed values: $(TIERS)))
+	$(if $(filter-out $(TIERS),$(TIER_LIST)),$(error TIER_LIST: unknown tier(s) $(filter-out $(TIERS),$(TIER_LIST)): allowed values: $(TIERS)))
+	rm -f $(TIERS_JUNIT)
+	$(PYTEST) $(XDIST) -m '$(subst $(space), or ,$(strip $(TIER_LIST)))' \
+		$(foreach tier,$(TIER_LIST),$(call tier_paths,$(tier))) --junitxml=$(TIERS_JUNIT) $(ARGS)
 
 .PHONY: test-all-enhanced
-test-all-enhanced: install | $(REPORTS_DIR) ## Every tier in order, then the quality gates; a summary table (tier, result, duration); exit 1 if any step failed
-	rm -f $(GATE_REPORTS) $(ENHANCED_SUMMARY)
+test-all-enhanced: install | $(REPORTS_DIR) ## Every tier (those without a gate step in one run), then the quality gates; a table of steps and tiers (result, duration); exit 1 if any failed
+	rm -f $(GATE_REPORTS) $(ENHANCED_SUMMARY) $(TIERS_JUNIT)
 	$(COVERAGE) erase
 	@for step in $(ENHANCED_PLAN); do \
-		tier=$${step%%:*}; target=$${step#*:}; \
+		name=$${step%%:*}; target=$${step#*:}; \
 		case $$target in performance-gate|test-perf|gates-verdict) pytest='$(PYTEST)';; \
 			*) pytest='$(COVERAGE_PYTEST)';; esac; \
-		echo "==> test-all-enhanced: $$tier (make $$target)"; start=$$(date +%s); \
+		echo "==> test-all-enhanced: $$name (make $$target)"; start=$$(date +%s); \
 		if $(SUBMAKE) $$target PYTEST="$$pytest"; then result=PASS; else result=FAIL; fi; \
-		printf '%s\t%s\t%s\t%s\n' "$$tier" "$$target" "$$result" "$$(($$(date +%s) - start))" \
+		printf '%s\t%s\t%s\t%s\n' "$$name" "$$target" "$$result" "$$(($$(date +%s) - start))" \
 			>> $(ENHANCED_SUMMARY); \
 	done
-	@awk -F'\t' 'BEGIN { printf "\n%-15s %-20s %-7s %9s\n", "tier", "target", "result", "duration" } \
-		{ printf "%-15s %-20s %-7s %8ss\n", $$1, $$2, $$3, $$4; total += $$4; \
-		  if ($$3 != "PASS") failed = failed " " $$1 } \
-		END { printf "%-15s %-20s %-7s %8ss\n", "total", "", "", total; \
-		  if (failed != "") { print "test-all-enhanced: FAILED:" failed; exit 1 } \
-		  print "test-all-enhanced: passed" }' $(ENHANCED_SUMMARY)
+	@echo
+	@$(TESTKIT) enhanced-summary --steps $(ENHANCED_SUMMARY) --junit $(TIERS_JUNIT) \
+		--tiers $(ENHANCED_SHARED)
 
 # --- the seeds' target names: aliases where a target already does the work; the new behaviour
 # lives in testkit (fix-quarantined, replay-batch: testkit.analytics; replay-frozen:

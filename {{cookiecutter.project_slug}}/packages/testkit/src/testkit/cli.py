@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "testkit.diff_coverage",
     "testkit.mutation.command",
     "testkit.gates_command",
+    "testkit.enhanced",
     "testkit.dependencies",
     "testkit.tiers",
     "testkit.project_settings",

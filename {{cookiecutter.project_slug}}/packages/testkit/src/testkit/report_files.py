@@ -28,6 +28,8 @@ MUTATION = REPORTS / "mutation.json"
 GATES = REPORTS / "gates.json"
 DASHBOARD = REPORTS / "index.html"
 ENHANCED_SUMMARY = REPORTS / "test-all-enhanced.tsv"
+# The JUnit XML of `make test-tiers`: the tiers test-all-enhanced runs in one pytest run.
+TIERS_JUNIT = REPORTS / "tiers.xml"
 # Prometheus text: every pytest run's test metrics, then `testkit gates`' verdicts (monitoring).
 METRICS = REPORTS / "metrics.prom"
 # Outside the reports directory.
@@ -54,6 +56,7 @@ MAKE_VARIABLES: dict[str, Path] = {
     "GATES_REPORT": GATES,
     "DASHBOARD_REPORT": DASHBOARD,
     "ENHANCED_SUMMARY_REPORT": ENHANCED_SUMMARY,
+    "TIERS_JUNIT_REPORT": TIERS_JUNIT,
     "METRICS_REPORT": METRICS,
 }
 MAKE_FRAGMENT_HEADER = (

@@ -3,11 +3,12 @@
 The gate judges the code, not the machine. Rounds taken now are compared with the recorded
 baseline's only when the machine is the baseline's and as busy (calibration.compare_machines,
 before the rounds and again after them). When it is not, or when that comparison finds a
-regression, the gate loads the baseline's commit and the working tree side by side on this
-machine, now (the perf-ab comparison), and that paired comparison gives the verdict. Where no
-revision can be started (TEST_BASE_URL, no git, a baseline recorded from uncommitted changes)
-the verdict is INCONCLUSIVE, naming what differs: exit 0, or 1 with --strict. With BASE=<ref>
-the gate is the perf-ab comparison against that revision from the start (CI: the merge base).
+regression or stays undecided, the gate loads the baseline's commit and the working tree side
+by side on this machine, now (the perf-ab comparison), and that paired comparison gives the
+verdict. Where no revision can be started (TEST_BASE_URL, no git, a baseline recorded from
+uncommitted changes) the verdict is INCONCLUSIVE, naming what differs: exit 0, or 1 with
+--strict. With BASE=<ref> the gate is the perf-ab comparison against that revision from the
+start (CI: the merge base).
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ from testkit.usage import UsageError
 
 EXTRA_ROUNDS = 2
 DEFAULT_BASELINE_ROUNDS = 5
+# Verdicts against the recorded rounds that the paired comparison settles when the baseline's
+# commit can be started: a regression is confirmed (or not) with both revisions under the same
+# load, and rounds that stayed undecided (a noisy machine: one stalled baseline round is enough)
+# get a verdict instead of INCONCLUSIVE.
+UNSETTLED = {
+    gate.PerfVerdict.REGRESSION: "a regression",
+    gate.PerfVerdict.INCONCLUSIVE: "undecided after the last round",
+}
 
 
 def run(request: PerfRequest) -> int:
@@ -129,11 +138,11 @@ def gate_check(request: PerfRequest) -> int:
     )
     if not check.comparable:
         return _machine_differs(request, limits, recorded, check, round_s)
-    if result.verdict is gate.PerfVerdict.REGRESSION and _revision_of(recorded):
+    if result.verdict in UNSETTLED and _revision_of(recorded):
         print(format_table(result, baseline_label="baseline"), flush=True)
         print(
-            "perf gate: a regression against the recorded rounds; confirming it on this machine, "
-            f"now: the baseline's commit {recorded.commit} beside the working tree",
+            f"perf gate: {UNSETTLED[result.verdict]} against the recorded rounds; deciding on "
+            f"this machine, now: the baseline's commit {recorded.commit} beside the working tree",
             flush=True,
         )
         return _by_revision(
