@@ -20,6 +20,8 @@ from testkit.tiers import tier_of
 from testkit.usage import UsageError
 
 PASS, FAIL = "PASS", "FAIL"
+# The step name make gives the shared run (ENHANCED_PLAN in make/testing.mk: tiers:test-tiers).
+SHARED_STEP = "tiers"
 RESULTS = (PASS, FAIL)
 
 
@@ -109,9 +111,6 @@ def group_by_tier(
         TierRun(tier, int(tests), int(failed), seconds)
         for tier, (tests, failed, seconds) in counts.items()
     )
-
-
-SHARED_STEP = "tiers"
 
 
 def render(summary: Summary) -> str:
